@@ -8,6 +8,8 @@ import pytest
 
 from tests.support.redis_servers import RedisClusterProcesses, RedisServer, require_redis
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -50,7 +50,9 @@ class StateMachineSettings:
 
     max_examples: int = 200
     step_count: int = 30
-    watch_timeout: float = 10.0
+    watch_timeout: float = 5.0
+    shrink: bool = True
+    """Set False to report the first failing sequence as found (faster meta-tests)."""
 
 
 class StoreModel:
@@ -298,6 +300,7 @@ def run_store_state_machine(factory: StoreFactory, config: StateMachineSettings 
             max_examples=config.max_examples,
             stateful_step_count=config.step_count,
             deadline=None,
+            phases=[p for p in Phase if config.shrink or p is not Phase.shrink],
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
