@@ -162,7 +162,8 @@ async def test_sigstop_fails_over_after_the_timeout_then_converges_on_sigcont(
                 assert await agent.get(Ref(KIND, "hang", f"w{i}")) is not None
             rest = loop.time() - started
             print(
-                f"first call {first * 1000:.0f} ms (timeout 500 ms); next 100 calls {rest * 1000:.0f} ms"
+                f"first call {first * 1000:.0f} ms (timeout 500 ms); "
+                f"next 100 calls {rest * 1000:.0f} ms"
             )
             assert agent.stats.failovers == 1
             assert agent.stats.pending == 51
