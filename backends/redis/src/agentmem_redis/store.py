@@ -51,7 +51,6 @@ from agentmem_redis.feed import (
     make_change,
     parse_entry,
     split_cursor,
-    stream_id_key,
     to_us,
 )
 from agentmem_redis.keys import KeyLayout
@@ -71,6 +70,18 @@ _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 
 def _decode_str(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _entry_order(fields: Any) -> tuple[int, int]:
+    """(at_us, seq) of a change-stream entry; foreign entries sort first."""
+    try:
+        if isinstance(fields, dict):
+            return int(fields.get(b"at", 0)), int(fields.get(b"q", 0))
+        items = list(fields)
+        data = {items[i]: items[i + 1] for i in range(0, len(items) - 1, 2)}
+        return int(data.get(b"at", 0)), int(data.get(b"q", 0))
+    except (TypeError, ValueError):
+        return 0, 0
 
 
 class RedisStore(StoreBase):
@@ -96,6 +107,8 @@ class RedisStore(StoreBase):
         # current state from it so the encoded record can carry its final version; the
         # write script checks the guess atomically and a wrong guess is simply retried.
         self._known: dict[Ref, tuple[int, int]] = {}
+        # Numbers this store's changes so a cluster's per-bucket streams merge in write order.
+        self._seq = 0
 
     # -- properties ---------------------------------------------------------------------
 
@@ -142,16 +155,15 @@ class RedisStore(StoreBase):
             ref.id,
         ]
 
-    def _meta(
-        self, record: Record, version: int, created_us: int, updated_us: int
-    ) -> bytes:
+    def _meta(self, record: Record, created_us: int, updated_us: int) -> bytes:
+        """The index metadata the scripts keep beside a record (see common.lua)."""
         terms = textmod.document_terms(record.text, record.tags)
         flat: list[Any] = []
         for term, tf in terms.items():
             flat += [term, tf]
         expires = to_us(record.expires_at) if record.expires_at is not None else False
         return msgpack.packb(
-            [version, created_us, updated_us, expires, sum(terms.values()), sorted(record.tags), flat],
+            [record.version, created_us, updated_us, expires, sum(terms.values()), sorted(record.tags), flat],
             use_bin_type=True,
         )
 
@@ -165,28 +177,52 @@ class RedisStore(StoreBase):
             self._layout.channel,
         ]
 
-    def _write_call(
-        self, record: Record, stored: Record, mode: str, given: int, guess_c: int, now: datetime
-    ) -> ScriptCall:
-        assert stored.created_at is not None and stored.updated_at is not None
-        key, args = self._ref_args(record.ref)
-        blob = self._codec.encode(stored)
-        meta = self._meta(stored, stored.version, to_us(stored.created_at), to_us(stored.updated_at))
-        return (
-            "write",
-            [key],
-            [
-                *args,
-                to_us(now),
-                mode,
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _write_calls(
+        self, items: Sequence[tuple[int, Record, int, int, int]], mode: str, now: datetime
+    ) -> tuple[list[ScriptCall], list[list[int]]]:
+        """One write script per bucket for (index, stored, given, guess_c, seq) items;
+        also returns which item indices each call carries, in order."""
+        groups: dict[int, tuple[list[int], list[str], list[Any]]] = {}
+        for index, stored, given, guess_c, seq in items:
+            ref = stored.ref
+            assert stored.created_at is not None and stored.updated_at is not None
+            bucket = self._layout.bucket_of(ref)
+            indices, keys, args = groups.setdefault(bucket, ([], [], []))
+            indices.append(index)
+            keys.append(self._layout.record_key(ref))
+            meta = self._meta(stored, to_us(stored.created_at), to_us(stored.updated_at))
+            args += [
+                KeyLayout.collection(ref.kind, ref.namespace),
+                ref.id,
+                ref.kind,
+                ref.namespace,
                 given,
                 guess_c,
-                blob,
+                self._codec.encode(stored),
                 meta,
+                seq,
+            ]
+        calls: list[ScriptCall] = []
+        order: list[list[int]] = []
+        for bucket, (indices, keys, args) in groups.items():
+            header = [
+                self._layout.base(bucket),
+                "",
+                to_us(now),
+                mode,
                 self._options.cleanup_budget,
-                *self._feed_args(record.ref, now),
-            ],
-        )
+                self.origin,
+                now.isoformat(),
+                self._options.retention,
+                self._layout.channel,
+            ]
+            calls.append(("write", keys, header + args))
+            order.append(indices)
+        return calls, order
 
     # -- writes -------------------------------------------------------------------------
 
@@ -200,6 +236,12 @@ class RedisStore(StoreBase):
         self._check_open()
         return await self._put_batch(list(records), None)
 
+    def _guess(self, ref: Ref, expected: int | None, now_us: int) -> tuple[int, int]:
+        known = self._known.get(ref)
+        if expected is not None:
+            return expected, known[1] if known and known[0] == expected else now_us
+        return known if known else (0, now_us)
+
     async def _put_batch(self, records: list[Record], expected: int | None) -> list[Record]:
         for record in records:
             if not isinstance(record, Record):
@@ -208,56 +250,54 @@ class RedisStore(StoreBase):
             return []
         now = self.now()
         now_us = to_us(now)
+        seqs = [self._next_seq() for _ in records]
         results: list[Record | None] = [None] * len(records)
         pending = list(range(len(records)))
         for attempt in range(_MAX_WRITE_ATTEMPTS):
             chain: dict[Ref, tuple[int, int]] = {}
-            calls: list[ScriptCall] = []
-            staged: list[Record] = []
+            items: list[tuple[int, Record, int, int, int]] = []
+            staged: dict[int, Record] = {}
             for index in pending:
-                record = records[index]
-                ref = record.ref
-                if ref in chain:
-                    version, created_us = chain[ref]
-                elif expected is not None:
-                    known = self._known.get(ref)
-                    version = expected
-                    created_us = known[1] if known and known[0] == expected else now_us
-                else:
-                    version, created_us = self._known.get(ref, (0, now_us))
+                ref = records[index].ref
+                version, created_us = chain.get(ref) or self._guess(ref, expected, now_us)
                 if version == 0:
                     created_us = now_us
-                stored = record.stored(
+                stored = records[index].stored(
                     version=version + 1, created_at=from_us(created_us), updated_at=now
                 )
                 chain[ref] = (version + 1, created_us)
-                staged.append(stored)
-                calls.append(self._write_call(record, stored, "put", version, created_us, now))
-            replies = await self._link.run_scripts("put", calls)
+                staged[index] = stored
+                items.append((index, stored, version, created_us, seqs[index]))
+            calls, order = self._write_calls(items, "put", now)
             retry: list[int] = []
-            for index, stored, reply in zip(pending, staged, replies, strict=True):
+            for indices, reply in zip(order, await self._link.run_scripts("put", calls), strict=True):
                 if isinstance(reply, BaseException):
                     raise reply
-                ref = records[index].ref
                 if int(reply[0]) == 1:
-                    results[index] = stored
-                    assert stored.created_at is not None
-                    self._remember(ref, stored.version, to_us(stored.created_at))
+                    for index in indices:
+                        stored = staged[index]
+                        results[index] = stored
+                        assert stored.created_at is not None
+                        self._remember(stored.ref, stored.version, to_us(stored.created_at))
                     continue
-                actual, actual_c = int(reply[1]), int(reply[2])
-                if expected is not None and actual != expected:
+                corrected: set[Ref] = set()
+                for i in range(1, len(reply) - 2, 3):
+                    ref = records[indices[int(reply[i]) - 1]].ref
+                    actual, actual_c = int(reply[i + 1]), int(reply[i + 2])
+                    if ref in corrected:
+                        continue
+                    corrected.add(ref)
                     self._remember(ref, actual, actual_c)
-                    raise ConflictError(
-                        f"{ref} is at version {actual}, expected {expected}",
-                        expected=expected,
-                        actual=actual,
-                    )
-                if ref not in {records[i].ref for i in retry}:
-                    self._remember(ref, actual, actual_c)
-                retry.append(index)
+                    if expected is not None and actual != expected:
+                        raise ConflictError(
+                            f"{ref} is at version {actual}, expected {expected}",
+                            expected=expected,
+                            actual=actual,
+                        )
+                retry += indices
             if not retry:
                 return [r for r in results if r is not None]
-            pending = retry
+            pending = sorted(retry)
             if attempt >= 2:
                 # Contention on one record: step aside briefly so writers interleave.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
@@ -269,9 +309,8 @@ class RedisStore(StoreBase):
     async def import_many(self, records: Sequence[Record]) -> int:
         self._check_open()
         now = self.now()
-        calls: list[ScriptCall] = []
-        staged: list[Record] = []
-        for record in records:
+        items: list[tuple[int, Record, int, int, int]] = []
+        for index, record in enumerate(records):
             if not isinstance(record, Record) or record.version < 1:
                 raise InvalidInput("import_many needs records that carry a version >= 1")
             stored = record.stored(
@@ -279,16 +318,18 @@ class RedisStore(StoreBase):
                 created_at=record.created_at or now,
                 updated_at=record.updated_at or now,
             )
-            staged.append(stored)
-            calls.append(self._write_call(record, stored, "import", record.version, 0, now))
+            items.append((index, stored, record.version, 0, self._next_seq()))
+        calls, order = self._write_calls(items, "import", now)
         written = 0
-        for stored, reply in zip(staged, await self._link.run_scripts("import_many", calls), strict=True):
+        for indices, reply in zip(order, await self._link.run_scripts("import_many", calls), strict=True):
             if isinstance(reply, BaseException):
                 raise reply
-            if int(reply[0]) == 1:
-                written += 1
-                assert stored.created_at is not None
-                self._remember(stored.ref, stored.version, to_us(stored.created_at))
+            for index, flag in zip(indices, reply[1:], strict=True):
+                if int(flag):
+                    written += 1
+                    stored = items[index][1]
+                    assert stored.created_at is not None
+                    self._remember(stored.ref, stored.version, to_us(stored.created_at))
         return written
 
     def _delete_call(self, ref: Ref, expected: int | None, now: datetime) -> ScriptCall:
@@ -302,6 +343,7 @@ class RedisStore(StoreBase):
                 -1 if expected is None else expected,
                 self._options.cleanup_budget,
                 *self._feed_args(ref, now),
+                self._next_seq(),
             ],
         )
 
@@ -635,24 +677,35 @@ class RedisStore(StoreBase):
     def _merge_batches(
         self, batches: list[list[Any]], positions: list[str], limit: int
     ) -> tuple[list[Change], list[str]]:
-        entries: list[tuple[tuple[int, int], int, str, Any]] = []
-        for bucket, batch in enumerate(batches):
+        """Merge per-bucket entries in writer order (time, then the writer's sequence
+        number), never reordering one bucket's own entries; a bucket whose read was cut at
+        ``limit`` stops the merge when its entries run out, as later ones may sort first."""
+        heads = [0] * len(batches)
+        parsed: list[list[tuple[tuple[int, int], str, Any]]] = []
+        for batch in batches:
+            rows = []
             for entry_id, fields in batch:
-                sid = _decode_str(entry_id)
-                entries.append((stream_id_key(sid), bucket, sid, fields))
-        entries.sort(key=lambda e: (e[0], e[1]))
+                rows.append((_entry_order(fields), _decode_str(entry_id), fields))
+            parsed.append(rows)
         current = list(positions)
         changes: list[Change] = []
-        for _, bucket, sid, fields in entries:
-            if len(changes) == limit:
+        while len(changes) < limit:
+            best: int | None = None
+            for bucket, rows in enumerate(parsed):
+                if heads[bucket] < len(rows) and (
+                    best is None or rows[heads[bucket]][0] < parsed[best][heads[best]][0]
+                ):
+                    best = bucket
+            if best is None:
                 break
-            current[bucket] = sid
-            parsed = parse_entry(fields)
-            if parsed is not None:
-                changes.append(make_change(parsed, join_cursor(current)))
-        if not changes:
-            # Only foreign entries (or none): move past them so they are not re-read.
-            return [], current
+            _, sid, fields = parsed[best][heads[best]]
+            heads[best] += 1
+            current[best] = sid
+            change = parse_entry(fields)
+            if change is not None:
+                changes.append(make_change(change, join_cursor(current)))
+            if heads[best] == len(parsed[best]) and len(parsed[best]) >= limit:
+                break
         return changes, current
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -1,9 +1,11 @@
 -- agentmem-redis: helpers shared by every script (prepended to each one).
 -- ARGV[1] is the bucket base "<prefix>:{<prefix>:<bucket>}", ARGV[2] the collection
--- "<kind>:<escaped namespace>". Every key built here starts with the base, so it
--- carries the bucket's hash tag and lives in the same slot as KEYS[1].
+-- "<kind>:<escaped namespace>" (a batch script switches collection with use()). Every
+-- key built here starts with the base, so it carries the bucket's hash tag and lives in
+-- the same slot as KEYS[1].
 local K1, BB = 1.2, 0.75
-local BASE, COLL = ARGV[1], ARGV[2]
+local BASE = ARGV[1]
+local COLL, IDS, EXP, META, DL, STATS
 
 local function esc(s)
   return (string.gsub(s, '[%%:{}%*%?%[%]\\]', function(ch)
@@ -15,7 +17,11 @@ end
 local function num(x) return string.format('%.17g', x) end
 
 local function ckey(part) return BASE .. ':' .. part .. ':' .. COLL end
-local IDS, EXP, META, DL, STATS = ckey('ids'), ckey('exp'), ckey('meta'), ckey('dl'), ckey('stats')
+local function use(coll)
+  COLL = coll
+  IDS, EXP, META, DL, STATS = ckey('ids'), ckey('exp'), ckey('meta'), ckey('dl'), ckey('stats')
+end
+use(ARGV[2])
 local function rkey(id) return BASE .. ':r:' .. COLL .. ':' .. esc(id) end
 local function tkey(term) return BASE .. ':t:' .. COLL .. ':' .. esc(term) end
 local function gkey(tag) return BASE .. ':g:' .. COLL .. ':' .. esc(tag) end
@@ -41,7 +47,7 @@ local function remove_doc(id, m)
   redis.call('ZREM', IDS, id)
   redis.call('ZREM', EXP, id)
   local n = redis.call('HINCRBY', STATS, 'n', -1)
-  redis.call('HINCRBY', STATS, 'len', -m[5])
+  redis.call('HINCRBY', STATS, 'len', 0 - m[5])
   if n <= 0 then redis.call('DEL', STATS) end
 end
 
@@ -76,9 +82,9 @@ local function live(id, key, now)
   return m[1], m[2], m
 end
 
-local function emit(op, kind, ns, id, version, origin, at_us, at_iso, retention, channel)
+local function emit(op, kind, ns, id, version, origin, at_us, at_iso, retention, channel, seq)
   local cursor = redis.call('XADD', STREAM, 'MAXLEN', '~', retention, '*',
-    'op', op, 'k', kind, 'n', ns, 'i', id, 'v', version, 'o', origin, 'at', at_us)
+    'op', op, 'k', kind, 'n', ns, 'i', id, 'v', version, 'o', origin, 'at', at_us, 'q', seq)
   if channel ~= '' then
     redis.call('PUBLISH', channel, cjson.encode({
       op = op, kind = kind, namespace = ns, id = id, version = version,
