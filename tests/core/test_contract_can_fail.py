@@ -59,8 +59,13 @@ def test_contract_suite_fails_a_broken_store(pytester: pytest.Pytester, bug: str
         ).format(method=textwrap.indent(textwrap.dedent(method), "    "))
     )
     result = pytester.runpytest_subprocess(
-        "-q", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function",
-        "-k", " or ".join(must_fail),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-k",
+        " or ".join(must_fail),
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == len(must_fail), result.stdout.str()[-3000:]

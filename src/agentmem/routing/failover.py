@@ -677,7 +677,7 @@ class _OutageTolerantChanges:
         after: str,
         *,
         limit: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[Change]:
         store = self._store
         if store.state is not RoutingState.HEALTHY:
