@@ -31,7 +31,7 @@ def _install(session: nox.Session, *extra: str) -> None:
     session.install(*PACKAGES, *TEST_DEPS, *extra)
 
 
-@nox.session(python="3.11")
+@nox.session
 @nox.parametrize("backend", list(SUITES))
 def tests(session: nox.Session, backend: str) -> None:
     """The contract suite and the backend's own tests, against real servers."""
@@ -39,14 +39,14 @@ def tests(session: nox.Session, backend: str) -> None:
     session.run("pytest", "-p", "no:cacheprovider", "-q", *SUITES[backend], *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 def soak(session: nox.Session) -> None:
     """Long kill -9 / SIGSTOP / restart runs; prints acknowledged vs found writes."""
     _install(session)
     session.run("pytest", "-p", "no:cacheprovider", "-s", "-m", "soak", "tests", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
@@ -54,7 +54,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python="3.11")
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core and every backend."""
     _install(session, "mypy>=1.11")
@@ -67,7 +67,7 @@ def typecheck(session: nox.Session) -> None:
     )
 
 
-@nox.session(python="3.11")
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not tests): ratios against raw redis-py / sqlite3 in the same run."""
     _install(session)
