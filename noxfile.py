@@ -32,7 +32,7 @@ def _install(session: nox.Session, *extra: str) -> None:
 
 
 @nox.session
-@nox.parametrize("backend", list(SUITES))
+@nox.parametrize("backend", [nox.param(name, id=name) for name in SUITES])
 def tests(session: nox.Session, backend: str) -> None:
     """The contract suite and the backend's own tests, against real servers."""
     _install(session)
