@@ -83,7 +83,10 @@ for i = 1, count do
     redis.call('ZADD', IDS, 0, id)
     redis.call('HINCRBY', STATS, 'n', 1)
     redis.call('HINCRBY', STATS, 'len', dl)
-    redis.call('HSETNX', STATS, 'aref', math.max(dl, 8))
+    -- aref: a reference length fixed for the collection's life in this bucket. Twice the
+    -- first record's length: over-estimating the average loosens the search bound far
+    -- less than under-estimating it (see search.lua).
+    redis.call('HSETNX', STATS, 'aref', math.max(2 * dl, 16))
     local aref = tonumber(redis.call('HGET', STATS, 'aref'))
     local c, er = K1 * (1 - BB), K1 * BB / aref
     local terms = m[7]
