@@ -46,8 +46,19 @@ def start_server() -> tuple[subprocess.Popen[bytes], str, str]:
     if server is None:
         raise SystemExit("redis-server not on PATH")
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", directory],
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
@@ -60,7 +71,9 @@ def start_server() -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, f"redis://127.0.0.1:{port}/0", directory
 
 
-async def timed(op: Callable[[], Awaitable[Any]], n: int, concurrency: int = 16) -> dict[str, float]:
+async def timed(
+    op: Callable[[], Awaitable[Any]], n: int, concurrency: int = 16
+) -> dict[str, float]:
     """p50/p99 of sequential calls, and ops/s with ``concurrency`` tasks."""
     for _ in range(min(20, n)):
         await op()
@@ -88,7 +101,9 @@ async def timed(op: Callable[[], Awaitable[Any]], n: int, concurrency: int = 16)
 
 
 def row(name: str, ours: dict[str, float], raw: dict[str, float] | None) -> None:
-    line = f"{name:<34} p50 {ours['p50']:8.3f} ms  p99 {ours['p99']:8.3f} ms  {ours['ops']:9.0f} ops/s"
+    line = (
+        f"{name:<34} p50 {ours['p50']:8.3f} ms  p99 {ours['p99']:8.3f} ms  {ours['ops']:9.0f} ops/s"
+    )
     if raw:
         line += (
             f" | raw p50 {raw['p50']:7.3f} ms {raw['ops']:9.0f} ops/s"
@@ -100,7 +115,11 @@ def row(name: str, ours: dict[str, float], raw: dict[str, float] | None) -> None
 async def bench_basic(store: RedisStore, raw: aioredis.Redis, rng: random.Random) -> None:
     ns = "bench-basic"
     records = [
-        Record(ref=Ref("episodic", ns, f"r{i}"), text=zipf_text(rng), body={"i": i, "note": zipf_text(rng)})
+        Record(
+            ref=Ref("episodic", ns, f"r{i}"),
+            text=zipf_text(rng),
+            body={"i": i, "note": zipf_text(rng)},
+        )
         for i in range(1000)
     ]
     await store.put_many(records)
@@ -148,13 +167,18 @@ async def bench_basic(store: RedisStore, raw: aioredis.Redis, rng: random.Random
     row("put_many(100)", await timed(put_many, 300), await timed(raw_put_many, 300))
 
 
-async def bench_search(store: RedisStore, raw: aioredis.Redis, size: int, rng: random.Random) -> None:
+async def bench_search(
+    store: RedisStore, raw: aioredis.Redis, size: int, rng: random.Random
+) -> None:
     ns = f"bench-search-{size}"
     have = await store.count("episodic", ns)
     start = time.perf_counter()
     for s in range(have, size, 500):
         await store.put_many(
-            [Record(ref=Ref("episodic", ns, f"d{i:07}"), text=zipf_text(rng)) for i in range(s, min(size, s + 500))]
+            [
+                Record(ref=Ref("episodic", ns, f"d{i:07}"), text=zipf_text(rng))
+                for i in range(s, min(size, s + 500))
+            ]
         )
     print(f"-- {size} Zipf records loaded in {time.perf_counter() - start:.1f}s", flush=True)
     base = store.layout.base(0)
@@ -182,7 +206,11 @@ async def bench_search(store: RedisStore, raw: aioredis.Redis, size: int, rng: r
                 await raw.mget([f"{base}:r:{coll}:{m[0].decode()}" for m in best])
 
         n = 200 if max(df) < 20_000 else 60
-        row(f"search {size // 1000}k {label} df={max(df)}", await timed(search, n, 4), await timed(naive, n, 4))
+        row(
+            f"search {size // 1000}k {label} df={max(df)}",
+            await timed(search, n, 4),
+            await timed(naive, n, 4),
+        )
 
 
 async def main() -> None:
