@@ -83,7 +83,7 @@ async def timed(
         await op()
         samples.append(time.perf_counter() - start)
     samples.sort()
-    count = max(n, concurrency * 10)
+    count = max(n, concurrency * 5)
     todo = iter(range(count))
 
     async def worker() -> None:
@@ -205,7 +205,7 @@ async def bench_search(
             if best:
                 await raw.mget([f"{base}:r:{coll}:{m[0].decode()}" for m in best])
 
-        n = 200 if max(df) < 20_000 else 60
+        n = 200 if max(df) < 20_000 else 20
         row(
             f"search {size // 1000}k {label} df={max(df)}",
             await timed(search, n, 4),

@@ -69,7 +69,7 @@ class RedisOptions:
     client_name: str = "agentmem"
     buckets: int | None = None
     retention: int = 100_000
-    search_budget: int = 100_000
+    search_budget: int = 20_000
     cleanup_budget: int = 200
     warn_persistence: bool = True
 
