@@ -46,11 +46,9 @@ class BackendRegistrar(Protocol):
 
 
 @hookspec
-def register_backends(register: BackendRegistrar) -> None:  # type: ignore[empty-body]
+def register_backends(register: BackendRegistrar) -> None:
     """Register an opener for each URL scheme this plugin handles.
 
     Claiming a scheme another plugin already registered is a
     :class:`~agentmem.errors.ConfigurationError` unless ``override=True``.
     """
-
-

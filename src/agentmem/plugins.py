@@ -41,7 +41,7 @@ __all__ = [
 log = logging.getLogger("agentmem.plugins")
 
 ENTRY_POINT_GROUP: Final = "agentmem.backends"
-DEFAULT_PLUGINS: Final = ("agentmem.inmemory",)
+DEFAULT_PLUGINS: Final = ("agentmem.inmemory", "agentmem.routing.plugin")
 # Where to send users whose URL names a scheme that none of the loaded plugins handles.
 KNOWN_DISTRIBUTIONS: Final = {
     "sqlite": "agentmem-sqlite",
@@ -110,7 +110,9 @@ class _Registry:
             self.pm.register(plugin, name=ep.name)
             self._sources[ep.name] = (distribution, version)
 
-    def _registrar(self, plugin: str, distribution: str, version: str) -> hookspecs.BackendRegistrar:
+    def _registrar(
+        self, plugin: str, distribution: str, version: str
+    ) -> hookspecs.BackendRegistrar:
         def register(
             scheme: str,
             opener: BackendOpener,
