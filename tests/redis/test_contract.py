@@ -30,6 +30,7 @@ class TestRedisContract(StoreContractTests):
         return await open_store(self.url, clock=clock, prefix=self.prefix, warn_persistence=False)
 
 
+@pytest.mark.redis_cluster
 class TestRedisClusterContract(StoreContractTests):
     """Redis Cluster: records spread over 16 buckets on 3 masters."""
 

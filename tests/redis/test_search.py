@@ -76,6 +76,7 @@ async def test_search_budget_bounds_the_work(
     assert 0 < len(hits) < 1000  # stopped at the budget: best found so far
 
 
+@pytest.mark.redis_cluster
 async def test_cluster_search_agrees_with_memory_store(
     redis_cluster: RedisClusterProcesses, open_store_on: StoreFactory
 ) -> None:

@@ -639,7 +639,7 @@ class RedisStore(StoreBase):
         after: str,
         *,
         limit: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[Change]:
         positions = split_cursor(after, self._layout.buckets)
         loop = asyncio.get_running_loop()
