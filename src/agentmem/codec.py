@@ -176,6 +176,9 @@ class Codec:
                 ext_hook=_ext_hook,
                 strict_map_key=True,
                 use_list=True,
+                # msgpack's own timestamp (ext -1) bypasses ext_hook; without this it would
+                # leak msgpack.Timestamp objects into bodies. Decode it as an aware UTC datetime.
+                timestamp=3,
             )
         except CorruptRecord:
             raise

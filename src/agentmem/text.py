@@ -1,9 +1,10 @@
 """The one tokenizer and scoring rule every backend's search agrees with.
 
 Tokens: the text is NFKC-normalized and case-folded, then split into runs of word
-characters (Python's unicode-aware ``\\w``: letters, digits, marks and ``_`` in any
-script). Tokens longer than :data:`MAX_TOKEN_LENGTH` are cut to that length. There are no
-stop words and no stemming, so every backend can reproduce the same terms exactly.
+characters (Python's unicode-aware ``\\w``: letters, digits and ``_`` in any script,
+plus combining marks, which ``\\w`` alone would split words at). Tokens longer than
+:data:`MAX_TOKEN_LENGTH` are cut to that length. There are no stop words and no
+stemming, so every backend can reproduce the same terms exactly.
 
 Matching: a record matches a query when its indexed terms (the tokens of its ``text``
 and of each tag) share at least one term with the query's tokens.
@@ -20,6 +21,8 @@ can differ slightly between backends; which records match, never.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -43,13 +46,29 @@ K1: Final = 1.2
 B: Final = 0.75
 MAX_TOKEN_LENGTH: Final = 64
 MAX_QUERY_TERMS: Final = 32
-_WORD: Final = re.compile(r"\w+")
+
+
+@functools.cache
+def _word_pattern() -> re.Pattern[str]:
+    # Python's \w leaves out combining marks (Mn, Mc, Me), which would cut words of
+    # Devanagari, Thai, Hebrew with points... into pieces, so add them explicitly. Marks
+    # only live below U+20000 and in U+E0000..U+E0FFF; scanning just those takes ~50 ms,
+    # paid once on first use rather than at import.
+    ranges: list[list[int]] = []
+    for cp in itertools.chain(range(0x300, 0x20000), range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    marks = "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges)
+    return re.compile(rf"[\w{marks}]+")
 
 
 def tokenize(text: str) -> list[str]:
     """Split text into case-folded word tokens, in order, with repeats."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return [token[:MAX_TOKEN_LENGTH] for token in _WORD.findall(folded)]
+    return [token[:MAX_TOKEN_LENGTH] for token in _word_pattern().findall(folded)]
 
 
 def document_terms(text: str, tags: Iterable[str] = ()) -> Counter[str]:
