@@ -27,11 +27,10 @@ class TestRedisContract(StoreContractTests):
         self.prefix = _prefix()
 
     async def make_store(self, clock: Clock) -> MemoryStore:
-        return await open_store(
-            self.url, clock=clock, prefix=self.prefix, warn_persistence=False
-        )
+        return await open_store(self.url, clock=clock, prefix=self.prefix, warn_persistence=False)
 
 
+@pytest.mark.redis_cluster
 class TestRedisClusterContract(StoreContractTests):
     """Redis Cluster: records spread over 16 buckets on 3 masters."""
 
@@ -43,6 +42,4 @@ class TestRedisClusterContract(StoreContractTests):
         self.prefix = _prefix()
 
     async def make_store(self, clock: Clock) -> MemoryStore:
-        return await open_store(
-            self.url, clock=clock, prefix=self.prefix, warn_persistence=False
-        )
+        return await open_store(self.url, clock=clock, prefix=self.prefix, warn_persistence=False)
