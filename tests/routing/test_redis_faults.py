@@ -229,8 +229,11 @@ async def test_two_agents_see_each_others_outage_writes_and_conflicts_resolve_by
             assert winner.body == {"by": "alice", "n": 2}
         lost = [r.message for r in caplog.records if "write lost" in r.message]
         print("\n".join(lost))
-        assert len(lost) == 1
-        assert "'by': 'bob'" in lost[0]
+        # Either agent may be the one that notices (both can, each from its side: the
+        # winner when it overwrites, the loser when its refill finds a newer copy), but
+        # each agent reports a given loss once and every line names bob's lost body.
+        assert 1 <= len(lost) <= 2
+        assert all("'by': 'bob'" in line for line in lost)
 
 
 @pytest.mark.parametrize(

@@ -694,7 +694,7 @@ class SQLiteStore(StoreBase):
         after: str,
         *,
         limit: int,
-        timeout: float,  # noqa: ASYNC109 (the ChangeSource protocol's signature)
+        timeout: float,
     ) -> list[Change]:
         """Changes after ``after`` (a sequence number), polling the table until ``timeout``."""
         try:
