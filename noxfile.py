@@ -22,7 +22,8 @@ SUITES = {
     "sqlite": ["tests/sqlite"],
     "redis": ["tests/redis", "-m", "not redis_cluster"],
     "redis-cluster": ["tests/redis", "-m", "redis_cluster"],
-    "failover": ["tests/routing"],
+    # -s: the fault tests print how many writes were acknowledged and how many were found.
+    "failover": ["tests/routing", "-s"],
     "agent-memory": ["tests/memory"],
 }
 
