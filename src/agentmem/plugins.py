@@ -41,7 +41,7 @@ __all__ = [
 log = logging.getLogger("agentmem.plugins")
 
 ENTRY_POINT_GROUP: Final = "agentmem.backends"
-DEFAULT_PLUGINS: Final = ("agentmem.inmemory",)
+DEFAULT_PLUGINS: Final = ("agentmem.inmemory", "agentmem.routing.plugin")
 # Where to send users whose URL names a scheme that none of the loaded plugins handles.
 KNOWN_DISTRIBUTIONS: Final = {
     "sqlite": "agentmem-sqlite",

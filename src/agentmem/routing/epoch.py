@@ -1,0 +1,102 @@
+"""Noticing a primary that came back empty, and remembering what the fallback holds.
+
+The primary carries one epoch marker record (:data:`PRIMARY_EPOCH_REF`), created by the
+first failover store that finds none. Each failover store remembers in its fallback the
+epoch it last saw. A primary without a marker, or with a different one, lost its data
+(a restart without persistence, a flush, a new server) and must be refilled.
+
+Refilling needs to know which (kind, namespace) collections the fallback holds, because
+the store contract lists records per collection only: :class:`FallbackMeta` keeps that
+list in the fallback too, updated the first time a collection is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Final
+
+from agentmem.errors import ConflictError
+from agentmem.store import MemoryStore, Record, Ref
+
+__all__ = ["META_KIND", "PRIMARY_EPOCH_REF", "FallbackMeta", "ensure_primary_epoch"]
+
+log = logging.getLogger("agentmem.routing")
+
+META_KIND: Final = "agentmem_meta"
+PRIMARY_EPOCH_REF: Final = Ref(META_KIND, "agentmem", "epoch")
+
+
+async def ensure_primary_epoch(primary: MemoryStore) -> tuple[str, bool]:
+    """The primary's epoch and whether this call created it (the primary had none)."""
+    record = await primary.get(PRIMARY_EPOCH_REF)
+    if record is not None and isinstance(record.body.get("epoch"), str):
+        return str(record.body["epoch"]), False
+    epoch = secrets.token_hex(8)
+    try:
+        await primary.put(
+            Record(ref=PRIMARY_EPOCH_REF, body={"epoch": epoch}),
+            expected_version=0 if record is None else record.version,
+        )
+    except ConflictError:
+        # Another agent created it first: theirs is the epoch.
+        record = await primary.get(PRIMARY_EPOCH_REF)
+        if record is None or not isinstance(record.body.get("epoch"), str):
+            raise
+        return str(record.body["epoch"]), False
+    return epoch, True
+
+
+class FallbackMeta:
+    """The failover store's own bookkeeping in the fallback: seen epoch, collections."""
+
+    def __init__(self, fallback: MemoryStore, namespace: str) -> None:
+        self._fallback = fallback
+        self._seen_ref = Ref(META_KIND, namespace, "primary_epoch")
+        self._collections_ref = Ref(META_KIND, namespace, "collections")
+        self._collections: set[tuple[str, str]] = set()
+
+    async def seen_epoch(self) -> str | None:
+        """The primary epoch this fallback last saw, or None if it never saw one."""
+        record = await self._fallback.get(self._seen_ref)
+        epoch = record.body.get("epoch") if record else None
+        return epoch if isinstance(epoch, str) else None
+
+    async def remember_epoch(self, epoch: str) -> None:
+        await self._fallback.put(Record(ref=self._seen_ref, body={"epoch": epoch}))
+
+    async def load_collections(self) -> set[tuple[str, str]]:
+        record = await self._fallback.get(self._collections_ref)
+        pairs = record.body.get("pairs", []) if record else []
+        self._collections = {
+            (str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2
+        }
+        return set(self._collections)
+
+    @property
+    def collections(self) -> set[tuple[str, str]]:
+        return set(self._collections)
+
+    async def note_collections(self, refs: list[Ref]) -> None:
+        """Persist any (kind, namespace) not recorded yet, before data is written there."""
+        new = {(r.kind, r.namespace) for r in refs} - self._collections
+        if not new:
+            return
+        for _ in range(10):
+            current = await self._fallback.get(self._collections_ref)
+            stored = {
+                (str(p[0]), str(p[1]))
+                for p in (current.body.get("pairs", []) if current else [])
+                if isinstance(p, list) and len(p) == 2
+            }
+            merged = stored | self._collections | new
+            try:
+                await self._fallback.put(
+                    Record(ref=self._collections_ref, body={"pairs": sorted(map(list, merged))}),
+                    expected_version=current.version if current else 0,
+                )
+            except ConflictError:
+                continue  # another store sharing this fallback updated it; merge again
+            self._collections = merged
+            return
+        raise ConflictError(f"could not update {self._collections_ref} after 10 attempts")

@@ -1,0 +1,138 @@
+"""URL forms for the routing stores, registered through the plugin hook like any backend.
+
+``tiered://?fast=<url>&durable=<url>``
+    :class:`~agentmem.routing.TieredStore` over the two stores the (percent-encoded)
+    URLs name, e.g. ``tiered://?fast=redis%3A%2F%2Fhost%3A6379%2F0&durable=sqlite%3A%2F%2F%2Fm.db``.
+
+``failover://?primary=<url>&fallback=<url>[&call_timeout=0.5][&probe_initial=0.05]``
+``[&probe_max=5][&probe_jitter=0.1][&epoch_check_interval=5][&journal=NAME]``
+    :class:`~agentmem.routing.FailoverStore`. The fallback is opened first, then the
+    primary: a primary URL that is wrong (bad URL, wrong password, missing plugin)
+    raises :class:`~agentmem.errors.ConfigurationError` at open and is never replaced
+    by the fallback silently.
+
+Build the URL with :func:`tiered_url` / :func:`failover_url` to get the encoding right.
+Keyword options given to ``open_store`` (``origin=``, ...) go to both inner stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from agentmem.errors import ConfigurationError
+from agentmem.hookspecs import BackendRegistrar, hookimpl
+from agentmem.routing.failover import FailoverStore
+from agentmem.routing.tiered import TieredStore
+from agentmem.store import MemoryStore
+
+__all__ = ["failover_url", "open_failover_store", "open_tiered_store", "tiered_url"]
+
+_FLOAT_OPTIONS = ("call_timeout", "probe_initial", "probe_max", "probe_jitter")
+
+
+def tiered_url(fast: str, durable: str) -> str:
+    """The ``tiered://`` URL of a TieredStore over the two URLs."""
+    return "tiered://?" + urlencode({"fast": fast, "durable": durable})
+
+
+def failover_url(primary: str, fallback: str, **settings: str | float) -> str:
+    """The ``failover://`` URL of a FailoverStore; ``settings`` become query parameters."""
+    query: dict[str, str | float] = {"primary": primary, "fallback": fallback, **settings}
+    return "failover://?" + urlencode(query)
+
+
+def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) -> dict[str, str]:
+    parts = urlsplit(url)
+    example = f"{scheme}://?{required[0]}=<url-encoded URL>&{required[1]}=<url-encoded URL>"
+    if parts.netloc or parts.path not in ("", "/"):
+        raise ConfigurationError(f"{scheme} URL takes only query parameters: {example}")
+    try:
+        raw = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"cannot parse {scheme} URL {url!r}: {exc}; use {example}"
+        ) from exc
+    unknown = set(raw) - allowed - set(required)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown {scheme} URL parameter(s) {sorted(unknown)}; known: "
+            f"{sorted(allowed | set(required))}"
+        )
+    query: dict[str, str] = {}
+    for key, values in raw.items():
+        if len(values) != 1 or not values[0]:
+            raise ConfigurationError(f"{scheme} URL parameter {key!r} needs exactly one value")
+        query[key] = values[0]
+    missing = [key for key in required if key not in query]
+    if missing:
+        raise ConfigurationError(f"{scheme} URL lacks {missing}: write it as {example}")
+    for key in required:
+        if "://" not in query[key]:
+            raise ConfigurationError(
+                f"{scheme} URL parameter {key}={query[key]!r} is not a store URL; percent-encode "
+                f"it, e.g. with agentmem.routing.{scheme}_url()"
+            )
+    return query
+
+
+async def _open_pair(
+    first: str, second: str, options: dict[str, Any]
+) -> tuple[MemoryStore, MemoryStore]:
+    from agentmem.plugins import open_store
+
+    a = await open_store(first, **options)
+    try:
+        b = await open_store(second, **options)
+    except BaseException:
+        await a.close()
+        raise
+    return a, b
+
+
+async def open_tiered_store(url: str, **options: Any) -> TieredStore:
+    """Opener for ``tiered://?fast=...&durable=...``."""
+    query = _query(url, "tiered", ("fast", "durable"), set())
+    durable, fast = await _open_pair(query["durable"], query["fast"], options)
+    return TieredStore(fast, durable)
+
+
+async def open_failover_store(url: str, **options: Any) -> FailoverStore:
+    """Opener for ``failover://?primary=...&fallback=...``."""
+    allowed = {*_FLOAT_OPTIONS, "epoch_check_interval", "journal"}
+    query = _query(url, "failover", ("primary", "fallback"), allowed)
+    settings: dict[str, Any] = {}
+    for key in _FLOAT_OPTIONS:
+        if key in query:
+            settings[key] = _float(query, key)
+    if "epoch_check_interval" in query:
+        value = query["epoch_check_interval"]
+        settings["epoch_check_interval"] = (
+            None if value in ("0", "off", "none") else _float(query, "epoch_check_interval")
+        )
+    if "journal" in query:
+        settings["journal"] = query["journal"]
+    # Fallback first: a broken fallback is found before the primary is touched, and a
+    # primary that cannot be opened (wrong password, bad URL) fails here, loudly.
+    fallback, primary = await _open_pair(query["fallback"], query["primary"], options)
+    try:
+        return FailoverStore(primary, fallback, origin=options.get("origin"), **settings)
+    except BaseException:
+        await primary.close()
+        await fallback.close()
+        raise
+
+
+def _float(query: dict[str, str], key: str) -> float:
+    try:
+        return float(query[key])
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"failover URL parameter {key}={query[key]!r} is not a number"
+        ) from exc
+
+
+@hookimpl
+def register_backends(register: BackendRegistrar) -> None:
+    register("tiered", open_tiered_store, description="fast shared store over a durable one")
+    register("failover", open_failover_store, description="primary store with a fallback")

@@ -1,0 +1,158 @@
+"""Carrying the fallback's writes into the primary: outbox replay and refill.
+
+Both use :meth:`~agentmem.store.MemoryStore.import_many`, which keeps the versions the
+fallback assigned and skips any record whose primary copy is already at an equal or
+newer version. That is the conflict rule: **the higher version wins; on a tie the copy
+already in the primary stays**. A replayed write that loses is never dropped silently:
+it is logged at WARNING with its ref, version and time, and its copy stays in the
+fallback. A replayed write that overwrites a primary copy changed during the outage is
+logged too, naming the overwritten version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Final, Protocol, TypeVar
+
+from agentmem.errors import ConflictError
+from agentmem.routing.health import same_content
+from agentmem.routing.outbox import OutboxEntry
+from agentmem.store import MemoryStore, Record, Ref
+
+__all__ = ["PrimaryCaller", "refill", "replay_entries"]
+
+log = logging.getLogger("agentmem.routing")
+
+T = TypeVar("T")
+_PAGE: Final = 500
+
+
+class PrimaryCaller(Protocol):
+    """Runs one operation against the primary, under the failover store's timeout."""
+
+    async def __call__(self, op: Callable[[MemoryStore], Awaitable[T]]) -> T: ...
+
+
+def _body_preview(record: Record) -> str:
+    text = repr(record.body)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+async def replay_entries(
+    entries: Sequence[OutboxEntry], *, primary: PrimaryCaller, fallback: MemoryStore
+) -> int:
+    """Replay journalled operations in order; return how many writes lost a conflict."""
+    lost = 0
+    for op, group in groupby(entries, key=lambda e: e.op):
+        batch = list(group)
+        if op == "put":
+            lost += await _replay_puts(batch, primary=primary, fallback=fallback)
+        else:
+            for entry in batch:
+                lost += await _replay_delete(entry, primary=primary)
+    return lost
+
+
+async def _replay_puts(
+    entries: Sequence[OutboxEntry], *, primary: PrimaryCaller, fallback: MemoryStore
+) -> int:
+    first_at: dict[Ref, datetime] = {}
+    for entry in entries:
+        first_at.setdefault(entry.ref, entry.at)
+    refs = list(first_at)
+    # The fallback's current copy is the newest state this agent made; a ref whose copy
+    # is gone (expired, or deleted later: a delete entry follows) has nothing to carry.
+    ours = [r for r in await fallback.get_many(refs) if r is not None]
+    if not ours:
+        return 0
+    theirs = await primary(lambda p: p.get_many([r.ref for r in ours]))
+    await primary(lambda p: p.import_many(ours))
+    lost = 0
+    for mine, before in zip(ours, theirs, strict=True):
+        if before is None or before.version < mine.version:
+            if (
+                before is not None
+                and not same_content(before, mine)
+                and before.updated_at is not None
+                and before.updated_at > first_at[mine.ref]
+            ):
+                log.warning(
+                    "replay overwrote a concurrent write: %s v%d (updated %s) replaced by this "
+                    "agent's v%d (written %s during the outage); higher version wins",
+                    before.ref,
+                    before.version,
+                    before.updated_at,
+                    mine.version,
+                    mine.updated_at,
+                )
+        elif not same_content(before, mine):
+            lost += 1
+            log.warning(
+                "replayed write lost: %s v%d written %s by this agent during the outage lost "
+                "to v%d (updated %s) already in the primary; the losing copy stays in the "
+                "fallback; its body: %s",
+                mine.ref,
+                mine.version,
+                mine.updated_at,
+                before.version,
+                before.updated_at,
+                _body_preview(mine),
+            )
+    return lost
+
+
+async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
+    ref = entry.ref
+    before = await primary(lambda p: p.get(ref))
+    if before is None:
+        return 0
+    newer = (
+        before.version > entry.version
+        if entry.version
+        # The fallback did not hold the record, so its version is unknown: compare times.
+        else before.updated_at is not None and before.updated_at > entry.at
+    )
+    if not newer:
+        try:
+            await primary(lambda p: p.delete(ref, expected_version=before.version))
+            return 0
+        except ConflictError:
+            pass  # changed between our read and the delete: that write is newer
+    log.warning(
+        "replayed delete lost: %s (deleted at v%d, %s, during the outage) is at v%d in the "
+        "primary (updated %s), a newer write; it stays",
+        ref,
+        entry.version,
+        entry.at,
+        before.version,
+        before.updated_at,
+    )
+    return 1
+
+
+def _importer(records: Sequence[Record]) -> Callable[[MemoryStore], Awaitable[int]]:
+    return lambda store: store.import_many(records)
+
+
+async def refill(
+    collections: Iterable[tuple[str, str]], *, primary: PrimaryCaller, fallback: MemoryStore
+) -> int:
+    """Copy every live record of the given collections from the fallback into the primary.
+
+    Records past their TTL are not listed by scan, so they stay gone. Returns how many
+    records the primary took (those it already had at an equal or newer version are kept).
+    """
+    written = 0
+    for kind, namespace in sorted(collections):
+        cursor: str | None = None
+        while True:
+            page = await fallback.scan(kind, namespace, limit=_PAGE, cursor=cursor)
+            if page.records:
+                written += await primary(_importer(page.records))
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+    return written
