@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,20 @@ log = logging.getLogger("agentmem.memory")
 CAS_ATTEMPTS = 1000
 """How often a compare-and-set update is retried before ConflictError reaches the caller.
 Each retry means another writer succeeded, so this bounds starvation, not progress."""
+
+
+_local_locks: weakref.WeakValueDictionary[tuple[int, Ref], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _local_lock(store: MemoryStore, ref: Ref) -> asyncio.Lock:
+    key = (id(store), ref)
+    lock = _local_locks.get(key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _local_locks[key] = lock
+    return lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +75,19 @@ class MemorySpace:
         ``change`` gets the current record (None if absent) and returns the record to
         write, or None to write nothing. It may run several times: it must be pure.
         Returns what was written (or the unchanged current record).
+
+        Updates of one record from this process queue on a local lock first, so only
+        one writer per process takes part in the compare-and-set race: correctness comes
+        from the compare-and-set, the lock only keeps conflicts (and retries) rare.
         """
+        async with _local_lock(self.store, ref):
+            return await self._update(ref, change)
+
+    async def _update(
+        self,
+        ref: Ref,
+        change: Callable[[Record | None], Record | None],
+    ) -> Record | None:
         for attempt in range(CAS_ATTEMPTS):
             current = await self.store.get(ref)
             new = change(current)
