@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -29,7 +29,7 @@ from agentmem.memory.config import (
 from agentmem.memory.context import format_enriched_context, format_working_context
 from agentmem.memory.embedding import resolve_embedder
 from agentmem.memory.episodic import EpisodicMemory
-from agentmem.memory.events import EventCallback, EventHub, MemoryEvent
+from agentmem.memory.events import EventCallback, EventHub, EventIterator
 from agentmem.memory.models import Episode, SemanticMemory, SessionInfo, Skill, WorkingStep
 from agentmem.memory.ranking import RankingWeights, Retriever
 from agentmem.memory.semantic import SemanticStore
@@ -460,7 +460,7 @@ class AgentMemory:
         unsubscribe function. Needs ``enable_pubsub=True``."""
         return self._require_hub().subscribe(callback)
 
-    def events(self) -> AsyncIterator[MemoryEvent]:
+    def events(self) -> EventIterator:
         """``async for event in memory.events():`` other agents' writes, until close."""
         return self._require_hub().events()
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -28,7 +28,7 @@ from agentmem.errors import BackendUnavailable
 from agentmem.memory.config import EPISODIC, SEMANTIC, SKILL
 from agentmem.store import Change, MemoryStore
 
-__all__ = ["EventCallback", "EventHub", "MemoryEvent"]
+__all__ = ["EventCallback", "EventHub", "EventIterator", "MemoryEvent"]
 
 log = logging.getLogger("agentmem.memory.events")
 
@@ -56,6 +56,34 @@ class MemoryEvent:
 EventCallback = Callable[[MemoryEvent], Awaitable[None] | None]
 
 _END = object()
+
+
+class EventIterator:
+    """An async iterator over events, registered from the moment it is created."""
+
+    def __init__(self, queues: set[asyncio.Queue[MemoryEvent | object]]) -> None:
+        self._queue: asyncio.Queue[MemoryEvent | object] = asyncio.Queue()
+        self._queues = queues
+        self._done = False
+        queues.add(self._queue)
+
+    def __aiter__(self) -> EventIterator:
+        return self
+
+    async def __anext__(self) -> MemoryEvent:
+        if self._done:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is _END:
+            await self.aclose()
+            raise StopAsyncIteration
+        assert isinstance(item, MemoryEvent)
+        return item
+
+    async def aclose(self) -> None:
+        """Stop receiving events."""
+        self._done = True
+        self._queues.discard(self._queue)
 
 
 class EventHub:
@@ -101,19 +129,10 @@ class EventHub:
 
         return unsubscribe
 
-    async def events(self) -> AsyncIterator[MemoryEvent]:
-        """Iterate over events from now on; ends when the adapter closes."""
-        queue: asyncio.Queue[MemoryEvent | object] = asyncio.Queue()
-        self._queues.add(queue)
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    return
-                assert isinstance(item, MemoryEvent)
-                yield item
-        finally:
-            self._queues.discard(queue)
+    def events(self) -> EventIterator:
+        """Iterate over events from now on (not from the first ``anext``); ends when the
+        adapter closes."""
+        return EventIterator(self._queues)
 
     def _event(self, change: Change) -> MemoryEvent | None:
         kind = change.ref.kind
