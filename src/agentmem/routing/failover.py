@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeSource, ChangeStream
@@ -110,9 +110,11 @@ class FailoverStore(StoreBase):
         self._primary_store = primary
         self._fallback = fallback
         self._call_timeout = call_timeout
-        self._probe_wait = wait_exponential_jitter(
-            initial=probe_initial or 0.001, max=probe_max, jitter=probe_jitter
-        )
+        # Exponential from probe_initial, capped at probe_max, plus up to probe_jitter of
+        # random delay so that many agents do not probe a returning server in lockstep.
+        self._probe_wait = wait_exponential(
+            multiplier=probe_initial, min=probe_initial, max=probe_max
+        ) + wait_random(0, probe_jitter)
         self._epoch_check_interval = epoch_check_interval
         self._replay_batch = replay_batch
         self._owns_stores = owns_stores

@@ -1,0 +1,94 @@
+-- agentmem-redis: helpers shared by every script (prepended to each one).
+-- ARGV[1] is the bucket base "<prefix>:{<prefix>:<bucket>}", ARGV[2] the collection
+-- "<kind>:<escaped namespace>" (a batch script switches collection with use()). Every
+-- key built here starts with the base, so it carries the bucket's hash tag and lives in
+-- the same slot as KEYS[1].
+local K1, BB = 1.2, 0.75
+local BASE = ARGV[1]
+local COLL, IDS, EXP, META, DL, STATS
+
+local function esc(s)
+  return (string.gsub(s, '[%%:{}%*%?%[%]\\]', function(ch)
+    return string.format('%%%02X', string.byte(ch))
+  end))
+end
+
+-- Lua numbers become "%.14g" strings when passed to redis.call; keep every digit.
+local function num(x) return string.format('%.17g', x) end
+
+local function ckey(part) return BASE .. ':' .. part .. ':' .. COLL end
+local function use(coll)
+  COLL = coll
+  IDS, EXP, META, DL, STATS = ckey('ids'), ckey('exp'), ckey('meta'), ckey('dl'), ckey('stats')
+end
+use(ARGV[2])
+local function rkey(id) return BASE .. ':r:' .. COLL .. ':' .. esc(id) end
+local function tkey(term) return BASE .. ':t:' .. COLL .. ':' .. esc(term) end
+local function gkey(tag) return BASE .. ':g:' .. COLL .. ':' .. esc(tag) end
+local STREAM = BASE .. ':changes'
+
+-- meta = msgpack [version, created_us, updated_us, expires_us (false = never), doc_len,
+--                 [tags...], [term, tf, term, tf, ...]]
+local function unpack_meta(id, packed)
+  local ok, m = pcall(cmsgpack.unpack, packed)
+  if not ok or type(m) ~= 'table' or type(m[1]) ~= 'number' or type(m[3]) ~= 'number' or type(m[5]) ~= 'number'
+      or type(m[6]) ~= 'table' or type(m[7]) ~= 'table' then
+    error({err = 'CORRUPT index metadata of id ' .. id .. ' in ' .. META})
+  end
+  return m
+end
+
+local function remove_doc(id, m)
+  local terms = m[7]
+  for i = 1, #terms, 2 do redis.call('ZREM', tkey(terms[i]), id) end
+  for _, tag in ipairs(m[6]) do redis.call('SREM', gkey(tag), id) end
+  redis.call('HDEL', META, id)
+  redis.call('HDEL', DL, id)
+  redis.call('ZREM', IDS, id)
+  redis.call('ZREM', EXP, id)
+  local n = redis.call('HINCRBY', STATS, 'n', -1)
+  redis.call('HINCRBY', STATS, 'len', 0 - m[5])
+  if n <= 0 then redis.call('DEL', STATS) end
+end
+
+-- Drop up to `max` records whose expiry (by the caller's clock) has passed, with all
+-- their index entries: expiry emits no change.
+local function cleanup(now, max)
+  local expired = redis.call('ZRANGEBYSCORE', EXP, '-inf', num(now), 'LIMIT', 0, max)
+  for _, id in ipairs(expired) do
+    local packed = redis.call('HGET', META, id)
+    if packed then
+      remove_doc(id, unpack_meta(id, packed))
+    else
+      redis.call('ZREM', EXP, id)
+      redis.call('ZREM', IDS, id)
+    end
+    redis.call('DEL', rkey(id))
+  end
+  return #expired
+end
+
+-- The live version and created time of `id` (0, 0 when absent or expired); an expired
+-- or orphaned entry is removed on the way.
+local function live(id, key, now)
+  local packed = redis.call('HGET', META, id)
+  if not packed then return 0, 0, nil end
+  local m = unpack_meta(id, packed)
+  if (m[4] and m[4] <= now) or redis.call('EXISTS', key) == 0 then
+    remove_doc(id, m)
+    redis.call('DEL', key)
+    return 0, 0, nil
+  end
+  return m[1], m[2], m
+end
+
+local function emit(op, kind, ns, id, version, origin, at_us, at_iso, retention, channel, seq)
+  local cursor = redis.call('XADD', STREAM, 'MAXLEN', '~', retention, '*',
+    'op', op, 'k', kind, 'n', ns, 'i', id, 'v', version, 'o', origin, 'at', at_us, 'q', seq)
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, cjson.encode({
+      op = op, kind = kind, namespace = ns, id = id, version = version,
+      origin = origin, at = at_iso, cursor = cursor}))
+  end
+  return cursor
+end

@@ -1,0 +1,100 @@
+-- put or import a batch of records that all live in this bucket, in order.
+-- KEYS: the record key of each item.
+-- ARGV: 1 base, 2 "" (collections come per item), 3 now_us, 4 mode ("put" | "import"),
+--       5 cleanup budget, 6 origin, 7 at_iso, 8 retention, 9 channel,
+--       then 9 values per item: collection, id, kind, namespace,
+--       put: guessed current version / import: the given version,
+--       guessed created_us, blob, meta (msgpack), change sequence number.
+-- put: every guess is checked first; if any is wrong nothing is written and the reply
+-- is {0, item, version, created_us, ...} for the wrong ones; else {1, v1, v2, ...}.
+-- import: {1, w1, w2, ...} with w = 1 for written, 0 for skipped (stored >= given).
+local now, mode, budget = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local origin, at_iso, retention, channel = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local FIRST, WIDTH = 10, 9
+local count = (#ARGV - FIRST + 1) / WIDTH
+
+local cleaned = {}
+for i = 1, count do
+  local coll = ARGV[FIRST + (i - 1) * WIDTH]
+  if not cleaned[coll] then
+    use(coll)
+    cleanup(now, budget)
+    cleaned[coll] = true
+  end
+end
+
+-- Decide every item against the state the batch itself has produced so far.
+local state, write, wrong = {}, {}, {}
+for i = 1, count do
+  local a = FIRST + (i - 1) * WIDTH
+  local coll, id = ARGV[a], ARGV[a + 1]
+  local given, guess_c = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  use(coll)
+  local k = coll .. '\0' .. id
+  if not state[k] then
+    local v, c = live(id, KEYS[i], now)
+    state[k] = {v, c}
+  end
+  local cur = state[k]
+  if mode == 'put' then
+    if cur[1] ~= given or (cur[1] > 0 and cur[2] ~= guess_c) then
+      wrong[#wrong + 1] = i
+      wrong[#wrong + 1] = cur[1]
+      wrong[#wrong + 1] = cur[2]
+    end
+    state[k] = {given + 1, guess_c}
+    write[i] = true
+  elseif cur[1] < given then
+    state[k] = {given, guess_c}
+    write[i] = true
+  else
+    write[i] = false
+  end
+end
+if #wrong > 0 then
+  table.insert(wrong, 1, 0)
+  return wrong
+end
+
+local out = {1}
+for i = 1, count do
+  local a = FIRST + (i - 1) * WIDTH
+  local coll, id = ARGV[a], ARGV[a + 1]
+  if not write[i] then
+    out[#out + 1] = 0
+  else
+    use(coll)
+    local key = KEYS[i]
+    local old = redis.call('HGET', META, id)
+    if old then remove_doc(id, unpack_meta(id, old)) end
+    local packed = ARGV[a + 7]
+    local m = unpack_meta(id, packed)
+    local version, expires, dl = m[1], m[4], m[5]
+    redis.call('SET', key, ARGV[a + 6])
+    if expires then
+      -- expires_at is on the writer's clock; translate it to the server's clock.
+      local t = redis.call('TIME')
+      local server_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      redis.call('PEXPIREAT', key, num(math.ceil(server_ms + (expires - now) / 1000)))
+      redis.call('ZADD', EXP, num(expires), id)
+    end
+    redis.call('HSET', META, id, packed)
+    redis.call('HSET', DL, id, dl)
+    redis.call('ZADD', IDS, 0, id)
+    redis.call('HINCRBY', STATS, 'n', 1)
+    redis.call('HINCRBY', STATS, 'len', dl)
+    redis.call('HSETNX', STATS, 'aref', math.max(dl, 8))
+    local aref = tonumber(redis.call('HGET', STATS, 'aref'))
+    local c, er = K1 * (1 - BB), K1 * BB / aref
+    local terms = m[7]
+    for j = 1, #terms, 2 do
+      local tf = terms[j + 1]
+      redis.call('ZADD', tkey(terms[j]), num(tf / (tf + c + er * dl)), id)
+    end
+    for _, tag in ipairs(m[6]) do redis.call('SADD', gkey(tag), id) end
+    emit('put', ARGV[a + 2], ARGV[a + 3], id, version, origin, ARGV[3], at_iso, retention,
+         channel, ARGV[a + 8])
+    out[#out + 1] = (mode == 'put') and version or 1
+  end
+end
+return out

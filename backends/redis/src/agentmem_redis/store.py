@@ -1,0 +1,817 @@
+"""RedisStore: the agentmem store contract over Redis and Redis Cluster.
+
+Every change to a record and its index entries runs as one Lua script inside the
+record's bucket (one hash tag), so it is atomic on a single node and on a cluster. See
+docs/backends/redis.md for the key layout, the search algorithm and the change feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import msgpack
+
+from agentmem import (
+    AgentMemError,
+    BackendUnavailable,
+    Capabilities,
+    Change,
+    ChangeStream,
+    Codec,
+    ConfigurationError,
+    ConflictError,
+    CorruptRecord,
+    Hit,
+    InvalidInput,
+    Page,
+    Record,
+    Ref,
+    StoreBase,
+)
+from agentmem import text as textmod
+from agentmem.store import (
+    Clock,
+    check_aware,
+    check_expected_version,
+    check_kind_namespace,
+    check_limit,
+    check_refs,
+    check_tags,
+)
+from agentmem_redis.config import RedisOptions, parse_url
+from agentmem_redis.feed import (
+    from_us,
+    join_cursor,
+    make_change,
+    parse_entry,
+    split_cursor,
+    to_us,
+)
+from agentmem_redis.keys import KeyLayout
+from agentmem_redis.errors import translate
+from agentmem_redis.link import RedisLink, ScriptCall
+
+__all__ = ["RedisStore", "open_redis_store"]
+
+log = logging.getLogger("agentmem.redis")
+
+LAYOUT_FORMAT: Final = 1
+_CLUSTER_BUCKETS: Final = 16
+_MAX_WRITE_ATTEMPTS: Final = 200
+_KNOWN_LIMIT: Final = 50_000
+_EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+
+
+def _decode_str(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _entry_order(fields: Any) -> tuple[int, int]:
+    """(at_us, seq) of a change-stream entry; foreign entries sort first."""
+    try:
+        if isinstance(fields, dict):
+            return int(fields.get(b"at", 0)), int(fields.get(b"q", 0))
+        items = list(fields)
+        data = {items[i]: items[i + 1] for i in range(0, len(items) - 1, 2)}
+        return int(data.get(b"at", 0)), int(data.get(b"q", 0))
+    except (TypeError, ValueError):
+        return 0, 0
+
+
+class RedisStore(StoreBase):
+    """A store in Redis (``redis://``, ``rediss://``, ``unix://``) or Redis Cluster
+    (``redis+cluster://host:port,host:port``). Open it with :func:`open_redis_store` or
+    :func:`agentmem.open_store`."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        layout: KeyLayout,
+        *,
+        origin: str | None = None,
+        clock: Clock | None = None,
+        codec: Codec | None = None,
+    ) -> None:
+        super().__init__(origin=origin, clock=clock)
+        self._link = link
+        self._options: RedisOptions = link.options
+        self._layout = layout
+        self._codec = codec or Codec()
+        # What this client last saw of a record: (version, created_us). A put guesses the
+        # current state from it so the encoded record can carry its final version; the
+        # write script checks the guess atomically and a wrong guess is simply retried.
+        self._known: dict[Ref, tuple[int, int]] = {}
+        # Numbers this store's changes so a cluster's per-bucket streams merge in write order.
+        self._seq = 0
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._options.masked_url()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(cross_process=True, durable=True)
+
+    @property
+    def layout(self) -> KeyLayout:
+        """The key layout (prefix and bucket count) this store writes."""
+        return self._layout
+
+    @property
+    def redis(self) -> Any:
+        """The underlying redis-py client (``Redis`` or ``RedisCluster``)."""
+        return self._link.client
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _remember(self, ref: Ref, version: int, created_us: int) -> None:
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()
+        self._known[ref] = (version, created_us)
+
+    def _decode(self, blob: bytes, ref: Ref, now: datetime) -> Record | None:
+        record = self._codec.decode(blob, expect=ref)
+        if record.is_expired(now):
+            return None
+        if record.created_at is not None:
+            self._remember(ref, record.version, to_us(record.created_at))
+        return record
+
+    def _coll_args(self, bucket: int, kind: str, namespace: str) -> list[Any]:
+        return [self._layout.base(bucket), KeyLayout.collection(kind, namespace)]
+
+    def _ref_args(self, ref: Ref) -> tuple[str, list[Any]]:
+        bucket = self._layout.bucket_of(ref)
+        return self._layout.record_key(ref), [
+            *self._coll_args(bucket, ref.kind, ref.namespace),
+            ref.id,
+        ]
+
+    def _meta(self, record: Record, created_us: int, updated_us: int) -> bytes:
+        """The index metadata the scripts keep beside a record (see common.lua)."""
+        terms = textmod.document_terms(record.text, record.tags)
+        flat: list[Any] = []
+        for term, tf in terms.items():
+            flat += [term, tf]
+        expires = to_us(record.expires_at) if record.expires_at is not None else False
+        return msgpack.packb(
+            [record.version, created_us, updated_us, expires, sum(terms.values()), sorted(record.tags), flat],
+            use_bin_type=True,
+        )
+
+    def _feed_args(self, ref: Ref, now: datetime) -> list[Any]:
+        return [
+            ref.kind,
+            ref.namespace,
+            self.origin,
+            now.isoformat(),
+            self._options.retention,
+            self._layout.channel,
+        ]
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _write_calls(
+        self, items: Sequence[tuple[int, Record, int, int, int]], mode: str, now: datetime
+    ) -> tuple[list[ScriptCall], list[list[int]]]:
+        """One write script per bucket for (index, stored, given, guess_c, seq) items;
+        also returns which item indices each call carries, in order."""
+        groups: dict[int, tuple[list[int], list[str], list[Any]]] = {}
+        for index, stored, given, guess_c, seq in items:
+            ref = stored.ref
+            assert stored.created_at is not None and stored.updated_at is not None
+            bucket = self._layout.bucket_of(ref)
+            indices, keys, args = groups.setdefault(bucket, ([], [], []))
+            indices.append(index)
+            keys.append(self._layout.record_key(ref))
+            meta = self._meta(stored, to_us(stored.created_at), to_us(stored.updated_at))
+            args += [
+                KeyLayout.collection(ref.kind, ref.namespace),
+                ref.id,
+                ref.kind,
+                ref.namespace,
+                given,
+                guess_c,
+                self._codec.encode(stored),
+                meta,
+                seq,
+            ]
+        calls: list[ScriptCall] = []
+        order: list[list[int]] = []
+        for bucket, (indices, keys, args) in groups.items():
+            header = [
+                self._layout.base(bucket),
+                "",
+                to_us(now),
+                mode,
+                self._options.cleanup_budget,
+                self.origin,
+                now.isoformat(),
+                self._options.retention,
+                self._layout.channel,
+            ]
+            calls.append(("write", keys, header + args))
+            order.append(indices)
+        return calls, order
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def put(self, record: Record, *, expected_version: int | None = None) -> Record:
+        self._check_open()
+        expected = check_expected_version(expected_version)
+        (stored,) = await self._put_batch([record], expected)
+        return stored
+
+    async def put_many(self, records: Sequence[Record]) -> list[Record]:
+        self._check_open()
+        return await self._put_batch(list(records), None)
+
+    def _guess(self, ref: Ref, expected: int | None, now_us: int) -> tuple[int, int]:
+        known = self._known.get(ref)
+        if expected is not None:
+            return expected, known[1] if known and known[0] == expected else now_us
+        return known if known else (0, now_us)
+
+    async def _put_batch(self, records: list[Record], expected: int | None) -> list[Record]:
+        for record in records:
+            if not isinstance(record, Record):
+                raise InvalidInput(f"expected a Record, got {type(record).__name__}")
+        if not records:
+            return []
+        now = self.now()
+        now_us = to_us(now)
+        seqs = [self._next_seq() for _ in records]
+        results: list[Record | None] = [None] * len(records)
+        pending = list(range(len(records)))
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
+            chain: dict[Ref, tuple[int, int]] = {}
+            items: list[tuple[int, Record, int, int, int]] = []
+            staged: dict[int, Record] = {}
+            for index in pending:
+                ref = records[index].ref
+                version, created_us = chain.get(ref) or self._guess(ref, expected, now_us)
+                if version == 0:
+                    created_us = now_us
+                stored = records[index].stored(
+                    version=version + 1, created_at=from_us(created_us), updated_at=now
+                )
+                chain[ref] = (version + 1, created_us)
+                staged[index] = stored
+                items.append((index, stored, version, created_us, seqs[index]))
+            calls, order = self._write_calls(items, "put", now)
+            retry: list[int] = []
+            for indices, reply in zip(order, await self._link.run_scripts("put", calls), strict=True):
+                if isinstance(reply, BaseException):
+                    raise reply
+                if int(reply[0]) == 1:
+                    for index in indices:
+                        stored = staged[index]
+                        results[index] = stored
+                        assert stored.created_at is not None
+                        self._remember(stored.ref, stored.version, to_us(stored.created_at))
+                    continue
+                corrected: set[Ref] = set()
+                for i in range(1, len(reply) - 2, 3):
+                    ref = records[indices[int(reply[i]) - 1]].ref
+                    actual, actual_c = int(reply[i + 1]), int(reply[i + 2])
+                    if ref in corrected:
+                        continue
+                    corrected.add(ref)
+                    self._remember(ref, actual, actual_c)
+                    if expected is not None and actual != expected:
+                        raise ConflictError(
+                            f"{ref} is at version {actual}, expected {expected}",
+                            expected=expected,
+                            actual=actual,
+                        )
+                retry += indices
+            if not retry:
+                return [r for r in results if r is not None]
+            pending = sorted(retry)
+            if attempt >= 2:
+                # Contention on one record: step aside briefly so writers interleave.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
+        raise ConflictError(
+            f"gave up writing {records[pending[0]].ref} after {_MAX_WRITE_ATTEMPTS} attempts "
+            "under contention"
+        )
+
+    async def import_many(self, records: Sequence[Record]) -> int:
+        self._check_open()
+        now = self.now()
+        items: list[tuple[int, Record, int, int, int]] = []
+        for index, record in enumerate(records):
+            if not isinstance(record, Record) or record.version < 1:
+                raise InvalidInput("import_many needs records that carry a version >= 1")
+            stored = record.stored(
+                version=record.version,
+                created_at=record.created_at or now,
+                updated_at=record.updated_at or now,
+            )
+            items.append((index, stored, record.version, 0, self._next_seq()))
+        calls, order = self._write_calls(items, "import", now)
+        written = 0
+        for indices, reply in zip(order, await self._link.run_scripts("import_many", calls), strict=True):
+            if isinstance(reply, BaseException):
+                raise reply
+            for index, flag in zip(indices, reply[1:], strict=True):
+                if int(flag):
+                    written += 1
+                    stored = items[index][1]
+                    assert stored.created_at is not None
+                    self._remember(stored.ref, stored.version, to_us(stored.created_at))
+        return written
+
+    def _delete_call(self, ref: Ref, expected: int | None, now: datetime) -> ScriptCall:
+        key, args = self._ref_args(ref)
+        return (
+            "delete",
+            [key],
+            [
+                *args,
+                to_us(now),
+                -1 if expected is None else expected,
+                self._options.cleanup_budget,
+                *self._feed_args(ref, now),
+                self._next_seq(),
+            ],
+        )
+
+    async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
+        self._check_open()
+        check_refs([ref])
+        expected = check_expected_version(expected_version)
+        reply = await self._link.run_script("delete", *self._delete_call(ref, expected, self.now()))
+        self._known.pop(ref, None)
+        if int(reply[0]) == 0:
+            actual = int(reply[1])
+            raise ConflictError(
+                f"{ref} is at version {actual}, expected {expected}",
+                expected=expected,
+                actual=actual,
+            )
+        return int(reply[1]) > 0
+
+    async def delete_many(self, refs: Sequence[Ref]) -> int:
+        self._check_open()
+        check_refs(refs)
+        now = self.now()
+        replies = await self._link.run_scripts(
+            "delete_many", [self._delete_call(ref, None, now) for ref in refs]
+        )
+        removed = 0
+        for ref, reply in zip(refs, replies, strict=True):
+            self._known.pop(ref, None)
+            if isinstance(reply, BaseException):
+                raise reply
+            removed += int(reply[1]) > 0
+        return removed
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get(self, ref: Ref) -> Record | None:
+        self._check_open()
+        check_refs([ref])
+        blob = await self._link.command("get", "GET", self._layout.record_key(ref))
+        return None if blob is None else self._decode(blob, ref, self.now())
+
+    async def get_many(self, refs: Sequence[Ref]) -> list[Record | None]:
+        self._check_open()
+        check_refs(refs)
+        if not refs:
+            return []
+        # One MGET per bucket (all its keys share one slot), all in one pipeline.
+        groups: dict[int, list[int]] = {}
+        for index, ref in enumerate(refs):
+            groups.setdefault(self._layout.bucket_of(ref), []).append(index)
+        order = list(groups.values())
+        commands = [["MGET", *(self._layout.record_key(refs[i]) for i in idx)] for idx in order]
+        replies = await self._link.pipeline("get_many", commands)
+        now = self.now()
+        out: list[Record | None] = [None] * len(refs)
+        for idx, reply in zip(order, replies, strict=True):
+            if isinstance(reply, BaseException):
+                raise translate(reply, "get_many")
+            for i, blob in zip(idx, reply, strict=True):
+                out[i] = None if blob is None else self._decode(blob, refs[i], now)
+        return out
+
+    def _buckets(self) -> range:
+        return range(self._layout.buckets)
+
+    async def count(self, kind: str, namespace: str) -> int:
+        self._check_open()
+        check_kind_namespace(kind, namespace)
+        now_us = to_us(self.now())
+        calls: list[ScriptCall] = [
+            (
+                "count",
+                [self._layout.ids_key(b, kind, namespace)],
+                [*self._coll_args(b, kind, namespace), now_us, self._options.cleanup_budget],
+            )
+            for b in self._buckets()
+        ]
+        total = 0
+        for reply in await self._link.run_scripts("count", calls):
+            if isinstance(reply, BaseException):
+                raise reply
+            total += int(reply)
+        return total
+
+    async def scan(
+        self,
+        kind: str,
+        namespace: str,
+        *,
+        tags: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        self._check_open()
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = sorted(check_tags(tags))
+        if cursor is not None and not isinstance(cursor, str):
+            raise InvalidInput(f"cursor must be a str or None, got {cursor!r}")
+        since = check_aware("since", since)
+        until = check_aware("until", until)
+        now = self.now()
+        now_us = to_us(now)
+        since_arg = "" if since is None else to_us(since)
+        until_arg = "" if until is None else to_us(until)
+        max_examine = max(1000, 4 * limit)
+        # Each bucket is walked in id order from its own position; matches up to the
+        # lowest position of a bucket that is not exhausted are final.
+        position = {b: cursor or "" for b in self._buckets()}
+        exhausted: set[int] = set()
+        matches: dict[str, bytes] = {}
+        while True:
+            active = [b for b in self._buckets() if b not in exhausted]
+            calls: list[ScriptCall] = [
+                (
+                    "scan",
+                    [self._layout.ids_key(b, kind, namespace)],
+                    [
+                        *self._coll_args(b, kind, namespace),
+                        now_us,
+                        self._options.cleanup_budget,
+                        position[b],
+                        limit + 1,
+                        max_examine,
+                        since_arg,
+                        until_arg,
+                        *wanted,
+                    ],
+                )
+                for b in active
+            ]
+            replies = await self._link.run_scripts("scan", calls)
+            for b, reply in zip(active, replies, strict=True):
+                if isinstance(reply, BaseException):
+                    raise reply
+                if int(reply[0]) == 1:
+                    exhausted.add(b)
+                position[b] = _decode_str(reply[1])
+                for i in range(2, len(reply) - 1, 2):
+                    matches[_decode_str(reply[i])] = reply[i + 1]
+            open_positions = [position[b] for b in self._buckets() if b not in exhausted]
+            frontier = min(open_positions) if open_positions else None
+            final = sorted(i for i in matches if frontier is None or i <= frontier)
+            if len(final) > limit or frontier is None:
+                break
+        records: list[Record] = []
+        for rid in final[:limit]:
+            record = self._decode(matches[rid], Ref(kind, namespace, rid), now)
+            if record is not None:
+                records.append(record)
+        more = len(final) > limit
+        return Page(records, records[-1].ref.id if more and records else None)
+
+    async def search(
+        self,
+        kind: str,
+        namespace: str,
+        text: str,
+        *,
+        limit: int = 10,
+        tags: Iterable[str] | None = None,
+    ) -> list[Hit]:
+        self._check_open()
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = sorted(check_tags(tags))
+        if not isinstance(text, str):
+            raise InvalidInput(f"search text must be a str, got {type(text).__name__}")
+        terms = textmod.query_terms(text)
+        if not terms:
+            return []
+        now = self.now()
+        now_us = to_us(now)
+        budget = self._options.cleanup_budget
+        if self._layout.buckets == 1:
+            mode, n_docs, total_len, dfs = "local", 0, 0, [0] * len(terms)
+        else:
+            # Fan out twice: collection statistics first, so every bucket scores with the
+            # same N, average length and document frequencies; then the top hits.
+            stats_calls: list[ScriptCall] = [
+                (
+                    "stats",
+                    [self._layout.ids_key(b, kind, namespace)],
+                    [*self._coll_args(b, kind, namespace), now_us, budget, *terms],
+                )
+                for b in self._buckets()
+            ]
+            mode, n_docs, total_len, dfs = "global", 0, 0, [0] * len(terms)
+            for reply in await self._link.run_scripts("search", stats_calls):
+                if isinstance(reply, BaseException):
+                    raise reply
+                n_docs += int(reply[0])
+                total_len += int(reply[1])
+                for i in range(len(terms)):
+                    dfs[i] += int(reply[2 + i])
+            if n_docs == 0:
+                return []
+        pairs: list[Any] = []
+        for term, df in zip(terms, dfs, strict=True):
+            pairs += [term, df]
+        calls: list[ScriptCall] = [
+            (
+                "search",
+                [self._layout.ids_key(b, kind, namespace)],
+                [
+                    *self._coll_args(b, kind, namespace),
+                    now_us,
+                    budget,
+                    limit,
+                    self._options.search_budget,
+                    mode,
+                    n_docs,
+                    total_len,
+                    len(wanted),
+                    *wanted,
+                    len(terms),
+                    *pairs,
+                ],
+            )
+            for b in self._buckets()
+        ]
+        scored: list[tuple[float, str, bytes]] = []
+        for reply in await self._link.run_scripts("search", calls):
+            if isinstance(reply, BaseException):
+                raise reply
+            if int(reply[1]):
+                log.info(
+                    "search %r in %s/%s stopped after %s postings (search_budget); "
+                    "the hits are the best found so far",
+                    text[:80],
+                    kind,
+                    namespace,
+                    reply[0],
+                )
+            for i in range(2, len(reply) - 2, 3):
+                scored.append((-float(reply[i + 1]), _decode_str(reply[i]), reply[i + 2]))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        hits: list[Hit] = []
+        for neg, rid, blob in scored:
+            record = self._decode(blob, Ref(kind, namespace, rid), now)
+            if record is not None:
+                hits.append(Hit(record, -neg))
+            if len(hits) == limit:
+                break
+        return hits
+
+    # -- change feed --------------------------------------------------------------------
+
+    def watch(
+        self,
+        kind: str | None = None,
+        namespace: str | None = None,
+        *,
+        since: str | None = None,
+    ) -> ChangeStream:
+        self._check_open()
+        if kind is not None or namespace is not None:
+            check_kind_namespace(kind or "x", namespace or "x")
+        if since is not None:
+            split_cursor(since, self._layout.buckets)
+        return ChangeStream(self, kind=kind, namespace=namespace, since=since)
+
+    async def change_head(self) -> str:
+        commands = [
+            ["XREVRANGE", self._layout.stream_key(b), "+", "-", "COUNT", 1] for b in self._buckets()
+        ]
+        ids = []
+        for reply in await self._link.pipeline("change_head", commands):
+            if isinstance(reply, BaseException):
+                raise translate(reply, "change_head")
+            ids.append(_decode_str(reply[0][0]) if reply else "0-0")
+        return join_cursor(ids)
+
+    async def read_changes(self, after: str, *, limit: int, timeout: float) -> list[Change]:
+        positions = split_cursor(after, self._layout.buckets)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            remaining = deadline - loop.time()
+            if self._layout.buckets == 1 and remaining > 0 and not self._closed:
+                batches = [await self._xread_blocking(positions[0], limit, remaining)]
+            else:
+                batches = await self._xrange_all(positions, limit)
+            changes, positions = self._merge_batches(batches, positions, limit)
+            if changes or remaining <= 0 or self._closed:
+                return changes
+            if self._layout.buckets > 1:
+                await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+
+    async def _xread_blocking(self, position: str, limit: int, timeout: float) -> list[Any]:
+        # Never block longer than the socket timeout, or the read itself would time out.
+        block_ms = max(1, int(min(timeout, self._options.socket_timeout * 0.8) * 1000))
+        reply = await self._link.command(
+            "watch",
+            "XREAD",
+            "COUNT",
+            limit,
+            "BLOCK",
+            block_ms,
+            "STREAMS",
+            self._layout.stream_key(0),
+            position,
+        )
+        if not reply:
+            return []
+        if isinstance(reply, dict):
+            return list(next(iter(reply.values()))[0]) if reply else []
+        return list(reply[0][1])
+
+    async def _xrange_all(self, positions: list[str], limit: int) -> list[list[Any]]:
+        commands = [
+            [
+                "XRANGE",
+                self._layout.stream_key(b),
+                "-" if positions[b] in ("0", "0-0") else f"({positions[b]}",
+                "+",
+                "COUNT",
+                limit,
+            ]
+            for b in self._buckets()
+        ]
+        out = []
+        for reply in await self._link.pipeline("watch", commands):
+            if isinstance(reply, BaseException):
+                raise translate(reply, "watch")
+            out.append(list(reply or []))
+        return out
+
+    def _merge_batches(
+        self, batches: list[list[Any]], positions: list[str], limit: int
+    ) -> tuple[list[Change], list[str]]:
+        """Merge per-bucket entries in writer order (time, then the writer's sequence
+        number), never reordering one bucket's own entries; a bucket whose read was cut at
+        ``limit`` stops the merge when its entries run out, as later ones may sort first."""
+        heads = [0] * len(batches)
+        parsed: list[list[tuple[tuple[int, int], str, Any]]] = []
+        for batch in batches:
+            rows = []
+            for entry_id, fields in batch:
+                rows.append((_entry_order(fields), _decode_str(entry_id), fields))
+            parsed.append(rows)
+        current = list(positions)
+        changes: list[Change] = []
+        while len(changes) < limit:
+            best: int | None = None
+            for bucket, rows in enumerate(parsed):
+                if heads[bucket] < len(rows) and (
+                    best is None or rows[heads[bucket]][0] < parsed[best][heads[best]][0]
+                ):
+                    best = bucket
+            if best is None:
+                break
+            _, sid, fields = parsed[best][heads[best]]
+            heads[best] += 1
+            current[best] = sid
+            change = parse_entry(fields)
+            if change is not None:
+                changes.append(make_change(change, join_cursor(current)))
+            if heads[best] == len(parsed[best]) and len(parsed[best]) >= limit:
+                break
+        return changes, current
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        self._check_open()
+        await self._link.command("ping", "PING")
+
+    async def _close(self) -> None:
+        try:
+            await self._link.close()
+        except BackendUnavailable as exc:
+            log.info("closing the Redis connection failed (ignored on close): %s", exc)
+
+
+# -- opening ------------------------------------------------------------------------------
+
+
+async def _resolve_layout(link: RedisLink, options: RedisOptions) -> KeyLayout:
+    """Agree with earlier clients of this prefix on the bucket count (stored in Redis)."""
+    probe = KeyLayout(options.prefix, 1)
+    key = probe.config_key
+    raw = await link.command("reading the layout", "GET", key)
+    if raw is None:
+        buckets = options.buckets or (_CLUSTER_BUCKETS if options.cluster else 1)
+        KeyLayout(options.prefix, buckets)  # validate before writing
+        value = json.dumps({"format": LAYOUT_FORMAT, "buckets": buckets})
+        await link.command("writing the layout", "SET", key, value, "NX")
+        raw = await link.command("reading the layout", "GET", key)
+    try:
+        stored = json.loads(raw)
+        fmt, buckets = int(stored["format"]), int(stored["buckets"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigurationError(
+            f"{key} in Redis does not hold an agentmem layout ({raw!r}); "
+            "use another prefix or delete that key"
+        ) from exc
+    if fmt != LAYOUT_FORMAT:
+        raise ConfigurationError(
+            f"{key} says key layout format {fmt}; this agentmem-redis writes {LAYOUT_FORMAT}"
+        )
+    if options.buckets is not None and options.buckets != buckets:
+        raise ConfigurationError(
+            f"prefix {options.prefix!r} was created with buckets={buckets}, not "
+            f"{options.buckets}; every client of a prefix must use the same bucket count"
+        )
+    return KeyLayout(options.prefix, buckets)
+
+
+async def _check_persistence(link: RedisLink) -> None:
+    """Warn when the server would lose our data on restart or evict our keys."""
+    try:
+        configs = await link.primaries_config("appendonly", "save", "maxmemory-policy", "maxmemory")
+    except (ConfigurationError, AgentMemError) as exc:
+        log.info("cannot check Redis persistence settings (CONFIG GET refused): %s", exc)
+        return
+    for config in configs:
+        if config.get("appendonly", "no") == "no" and not config.get("save", "").strip():
+            log.warning(
+                "Redis at %s has no persistence (appendonly no, no RDB save): agentmem data "
+                "is lost when the server restarts",
+                link.options.masked_url(),
+            )
+        policy = config.get("maxmemory-policy", "noeviction")
+        if config.get("maxmemory", "0") != "0" and policy != "noeviction":
+            log.warning(
+                "Redis at %s evicts keys under memory pressure (maxmemory-policy %s): "
+                "agentmem records%s may be dropped; use noeviction",
+                link.options.masked_url(),
+                policy,
+                "" if policy in _EVICTING else " with a TTL",
+            )
+
+
+async def open_redis_store(
+    url: str,
+    *,
+    origin: str | None = None,
+    clock: Clock | None = None,
+    codec: Codec | None = None,
+    max_record_size: int | None = None,
+    **options: Any,
+) -> RedisStore:
+    """Open a Redis store. ``options`` are those of the URL's query string (prefix,
+    max_connections, pool_timeout, socket_timeout, connect_timeout, buckets, retention,
+    search_budget, TLS settings, ...); keyword arguments win over the URL.
+
+    Raises :class:`ConfigurationError` for a bad URL or refused credentials and
+    :class:`BackendUnavailable` when the server cannot be reached.
+    """
+    parsed = parse_url(url, **options)
+    if codec is not None and max_record_size is not None:
+        raise ConfigurationError("pass either codec or max_record_size, not both")
+    if max_record_size is not None:
+        codec = Codec(max_record_size=max_record_size)
+    link = RedisLink(parsed)
+    try:
+        await link.command("connecting", "PING")
+        await link.load_scripts()
+        layout = await _resolve_layout(link, parsed)
+        if parsed.warn_persistence:
+            await _check_persistence(link)
+    except BaseException:
+        try:
+            await link.close()
+        except AgentMemError as exc:
+            log.debug("closing after a failed open: %s", exc)
+        raise
+    return RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
