@@ -97,6 +97,7 @@ class EventHub:
         self._queues: set[asyncio.Queue[MemoryEvent | object]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stream: ChangeStream | None = None
+        self._outage = False
 
     @property
     def running(self) -> bool:
@@ -111,6 +112,7 @@ class EventHub:
             await stream.start()  # fix the starting point now: nothing after this is missed
         except BackendUnavailable as exc:
             log.warning("change feed unavailable at start (%s); will retry", exc)
+            self._outage = True
         self._stream = stream
         self._task = asyncio.create_task(self._run(), name=f"agentmem events {self._agent_id}")
         self._task.add_done_callback(self._finished)
@@ -152,13 +154,17 @@ class EventHub:
         while True:
             try:
                 async for change in self._stream:
+                    self._outage = False
                     event = self._event(change)
                     if event is not None:
                         await self._deliver(event)
                 return
             except BackendUnavailable as exc:
                 # Resume where we stopped, after a pause; the feed keeps what we missed.
-                log.warning("change feed unavailable (%s); resuming in 1s", exc)
+                # Warn once per outage, not once per retry.
+                level = logging.DEBUG if self._outage else logging.WARNING
+                log.log(level, "change feed unavailable (%s); retrying every second", exc)
+                self._outage = True
                 cursor = self._stream.cursor
                 await asyncio.sleep(1.0)
                 self._stream = self._store.watch(namespace=self._namespace, since=cursor)
