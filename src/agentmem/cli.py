@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _demo(args: argparse.Namespace) -> None:
     from agentmem.memory import create_memory_adapter
-    from agentmem.memory.config import SHARED_KINDS, WORKING
+    from agentmem.memory.config import SHARED_KINDS, WORKING, working_namespace
     from agentmem.memory.demo import run_scenario
 
     namespace = f"demo-{secrets.token_hex(4)}"
@@ -62,7 +62,7 @@ async def _demo(args: argparse.Namespace) -> None:
         if not args.keep:
             store = memory.store
             for kind in (*sorted(SHARED_KINDS), WORKING):
-                ns = namespace if kind != WORKING else f"{namespace}/agent/{args.agent_id}"
+                ns = working_namespace(namespace, args.agent_id) if kind == WORKING else namespace
                 while True:
                     page = await store.scan(kind, ns, limit=500)
                     if not page.records:

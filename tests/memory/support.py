@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import select
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -72,6 +73,21 @@ class Backend:
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
+
+
+def read_json_line(process: subprocess.Popen[str], timeout: float = 60.0) -> Any:
+    """The next JSON line a worker prints; fails (never hangs) if none comes in time."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(f"worker printed nothing within {timeout}s; stderr:\n{err}")
+    line = process.stdout.readline()
+    if not line:
+        _, err = process.communicate()
+        raise AssertionError(f"worker exited early ({process.returncode}); stderr:\n{err}")
+    return json.loads(line)
 
 
 def new_namespace() -> str:

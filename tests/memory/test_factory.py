@@ -64,6 +64,7 @@ def test_redis_means_redis_with_sqlite_fallback(
     assert query == {
         "primary": "redis://:p%40ss%2Fword@cache.local:6380/2",
         "fallback": f"sqlite://{tmp_path}/fb.db",
+        "journal": "failover redis://:***@cache.local:6380/2",
     }
     assert redis_url("::1", 1, 0, "") == "redis://[::1]:1/0"
 
@@ -125,3 +126,23 @@ async def test_a_plugin_embedder_is_used_when_it_is_the_only_one(toy_embedder_pl
         # Both match "task" equally by keyword; the letters decide.
         found = await memory.search_episodes("task zz")
         assert found[0].task_prompt == "zzz zebra buzz"
+
+
+@pytest.mark.asyncio
+async def test_bad_identities_are_rejected_up_front() -> None:
+    from agentmem.errors import InvalidInput
+    from agentmem.inmemory import InMemoryStore
+    from agentmem.memory import AgentMemory
+
+    store = InMemoryStore()
+    for kwargs in (
+        {"agent_id": ""},
+        {"agent_id": "a" * 101},
+        {"namespace": "a/b"},
+        {"namespace": "n" * 200, "agent_id": "a" * 90},
+        {"session_id": "s" * 101},
+        {"working_capacity": 0},
+    ):
+        with pytest.raises(InvalidInput):
+            AgentMemory(store, **kwargs)  # type: ignore[arg-type]
+    await store.close()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from agentmem.memory import MemoryEvent
-from tests.memory.support import Backend
+from tests.memory.support import Backend, read_json_line
 
 
 @pytest.mark.asyncio
@@ -87,9 +87,8 @@ async def test_notified_across_processes_and_found_by_search(shared_backend: Bac
         iterator = two.events()
         worker = shared_backend.worker("agent-1", "episode")
         try:
-            assert worker.stdout is not None
             assert worker.stdin is not None
-            assert json.loads(worker.stdout.readline()) == {"ready": True}
+            assert read_json_line(worker) == {"ready": True}
             worker.stdin.write("go\n")
             worker.stdin.flush()
             event = await asyncio.wait_for(anext(iterator), 30)

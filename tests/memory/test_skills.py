@@ -8,7 +8,7 @@ import time
 import pytest
 
 from agentmem.errors import InvalidInput
-from tests.memory.support import Backend
+from tests.memory.support import Backend, read_json_line
 
 CALLS = 200
 
@@ -30,8 +30,7 @@ def test_two_processes_x_200_concurrent_executions_lose_nothing(shared_backend: 
     workers = [shared_backend.worker(f"worker-{n}", "skill", "deploy", str(CALLS)) for n in (1, 2)]
     try:
         for w in workers:
-            assert w.stdout is not None
-            assert json.loads(w.stdout.readline()) == {"ready": True}, w.stderr
+            assert read_json_line(w) == {"ready": True}
         started = time.perf_counter()
         for w in workers:
             assert w.stdin is not None

@@ -25,6 +25,7 @@ from agentmem.memory.config import (
     WORKING,
     TTLSpec,
     resolve_ttls,
+    working_namespace,
 )
 from agentmem.memory.context import format_enriched_context, format_working_context
 from agentmem.memory.embedding import resolve_embedder
@@ -39,7 +40,7 @@ from agentmem.memory.skills import SkillStore
 from agentmem.memory.space import MemorySpace
 from agentmem.memory.status import BackendStatus
 from agentmem.memory.working import WorkingMemory
-from agentmem.store import Clock, MemoryStore, utcnow
+from agentmem.store import Clock, MemoryStore, Ref, utcnow
 
 __all__ = ["AgentMemory"]
 
@@ -94,6 +95,8 @@ class AgentMemory:
             )
         if not isinstance(namespace, str) or not namespace or "/" in namespace:
             raise InvalidInput(f"namespace must be a non-empty str without '/', got {namespace!r}")
+        # Validates the longest namespace this adapter will use (length, characters).
+        Ref(WORKING, working_namespace(namespace, agent_id), "_")
         self._store = store
         self._owns_store = owns_store
         self._space = MemorySpace(store, agent_id, namespace, resolve_ttls(ttls), clock or utcnow)
