@@ -78,7 +78,7 @@ class EmbedderRegistrar(Protocol):
 
 
 @hookspec
-def register_embedders(register: EmbedderRegistrar) -> None:  # type: ignore[empty-body]
+def register_embedders(register: EmbedderRegistrar) -> None:
     """Register text embedders that :mod:`agentmem.memory` may use to rank by similarity.
 
     Optional: agentmem ships none (no model, no network); without one, ranking is
