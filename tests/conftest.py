@@ -8,6 +8,15 @@ import pytest
 
 from tests.support.redis_servers import RedisClusterProcesses, RedisServer, require_redis
 
+pytest_plugins = ["pytester"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Cluster tests are a separate CI suite: mark every test that starts the cluster.
+    for item in items:
+        if "redis_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis_cluster)
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:

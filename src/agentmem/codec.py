@@ -122,7 +122,7 @@ class Codec:
         """Frame any plain value (flag byte, msgpack, optional compression and signature)."""
         _check_keys(value)
         try:
-            body = msgpack.packb(value, default=_default, use_bin_type=True, datetime=False)
+            body: bytes = msgpack.packb(value, default=_default, use_bin_type=True, datetime=False)
         except InvalidInput:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
@@ -186,12 +186,10 @@ class Codec:
         inflater = zlib_ng.decompressobj()
         try:
             out = inflater.decompress(body, self.max_decoded_size + 1)
-        except zlib_ng.error as exc:
+        except Exception as exc:  # zlib_ng.error is untyped; anything here means bad bytes
             raise CorruptRecord(f"bad compressed body: {exc}") from exc
         if len(out) > self.max_decoded_size or inflater.unconsumed_tail:
-            raise CorruptRecord(
-                f"body decompresses past max_decoded_size={self.max_decoded_size}"
-            )
+            raise CorruptRecord(f"body decompresses past max_decoded_size={self.max_decoded_size}")
         if not inflater.eof:
             raise CorruptRecord("compressed body is truncated")
         if inflater.unused_data:

@@ -59,7 +59,7 @@ class BackendRegistrar(Protocol):
 
 
 @hookspec
-def register_backends(register: BackendRegistrar) -> None:  # type: ignore[empty-body]
+def register_backends(register: BackendRegistrar) -> None:
     """Register an opener for each URL scheme this plugin handles.
 
     Claiming a scheme another plugin already registered is a

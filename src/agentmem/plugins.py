@@ -110,7 +110,9 @@ class _Registry:
             self.pm.register(plugin, name=ep.name)
             self._sources[ep.name] = (distribution, version)
 
-    def _registrar(self, plugin: str, distribution: str, version: str) -> hookspecs.BackendRegistrar:
+    def _registrar(
+        self, plugin: str, distribution: str, version: str
+    ) -> hookspecs.BackendRegistrar:
         def register(
             scheme: str,
             opener: BackendOpener,

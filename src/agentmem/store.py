@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, runtime_checkable
@@ -103,9 +104,7 @@ class Ref:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or not _KIND_RE.fullmatch(self.kind):
-            raise InvalidInput(
-                f"kind must match [a-z][a-z0-9_]{{0,31}}, got {self.kind!r}"
-            )
+            raise InvalidInput(f"kind must match [a-z][a-z0-9_]{{0,31}}, got {self.kind!r}")
         _check_name("namespace", self.namespace, MAX_NAMESPACE_LENGTH)
         _check_name("id", self.id, MAX_ID_LENGTH)
 
@@ -131,7 +130,8 @@ class Record:
     ref: Ref
     body: Body = field(default_factory=dict)
     text: str = ""
-    tags: frozenset[str] = frozenset()
+    tags: AbstractSet[str] = frozenset()
+    """Stored as a frozenset; any set of str may be passed."""
     expires_at: datetime | None = None
     version: int = 0
     created_at: datetime | None = None

@@ -28,10 +28,10 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 __all__ = [
-    "B",
     "K1",
     "MAX_QUERY_TERMS",
     "MAX_TOKEN_LENGTH",
+    "B",
     "bm25",
     "document_terms",
     "idf",

@@ -15,7 +15,8 @@ def test_plain_url_defaults() -> None:
     assert options.prefix == "agentmem"
     assert options.max_connections == 50
     assert options.socket_timeout == options.connect_timeout == 5.0
-    assert not options.tls and not options.cluster
+    assert not options.tls
+    assert not options.cluster
 
 
 def test_credentials_db_and_query_options() -> None:
@@ -24,11 +25,14 @@ def test_credentials_db_and_query_options() -> None:
         "&ssl_cert_reqs=none&ssl_check_hostname=false"
     )
     assert (options.username, options.password) == ("app", "s@cret")
-    assert options.db == 3 and options.tls
-    assert options.prefix == "p1" and options.max_connections == 7
+    assert options.db == 3
+    assert options.tls
+    assert options.prefix == "p1"
+    assert options.max_connections == 7
     assert options.pool_timeout == 2.5
     assert options.ssl_kwargs() == {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
-    assert "s@cret" not in options.masked_url() and "***" in options.masked_url()
+    assert "s@cret" not in options.masked_url()
+    assert "***" in options.masked_url()
 
 
 def test_keyword_arguments_win_over_the_url() -> None:
@@ -37,7 +41,8 @@ def test_keyword_arguments_win_over_the_url() -> None:
 
 def test_password_only_userinfo_is_a_password() -> None:
     options = parse_url("redis://secret@h:1")
-    assert options.username is None and options.password == "secret"
+    assert options.username is None
+    assert options.password == "secret"
 
 
 def test_cluster_url_lists_hosts() -> None:
@@ -48,7 +53,8 @@ def test_cluster_url_lists_hosts() -> None:
 
 def test_unix_url() -> None:
     options = parse_url("unix:///run/redis.sock?db=2")
-    assert options.unix_path == "/run/redis.sock" and options.db == 2
+    assert options.unix_path == "/run/redis.sock"
+    assert options.db == 2
 
 
 @pytest.mark.parametrize(
@@ -67,9 +73,11 @@ def test_unix_url() -> None:
     ],
 )
 def test_bad_urls_are_configuration_errors(url: str) -> None:
+    def parse_and_lay_out() -> None:
+        KeyLayout(parse_url(url).prefix, 1)
+
     with pytest.raises(ConfigurationError):
-        options = parse_url(url)
-        KeyLayout(options.prefix, 1)
+        parse_and_lay_out()
 
 
 def test_unknown_keyword_is_a_configuration_error() -> None:

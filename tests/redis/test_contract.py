@@ -27,9 +27,7 @@ class TestRedisContract(StoreContractTests):
         self.prefix = _prefix()
 
     async def make_store(self, clock: Clock) -> MemoryStore:
-        return await open_store(
-            self.url, clock=clock, prefix=self.prefix, warn_persistence=False
-        )
+        return await open_store(self.url, clock=clock, prefix=self.prefix, warn_persistence=False)
 
 
 class TestRedisClusterContract(StoreContractTests):
@@ -43,6 +41,4 @@ class TestRedisClusterContract(StoreContractTests):
         self.prefix = _prefix()
 
     async def make_store(self, clock: Clock) -> MemoryStore:
-        return await open_store(
-            self.url, clock=clock, prefix=self.prefix, warn_persistence=False
-        )
+        return await open_store(self.url, clock=clock, prefix=self.prefix, warn_persistence=False)

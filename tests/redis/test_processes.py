@@ -24,10 +24,12 @@ PEER = textwrap.dedent(
     from agentmem import Record, Ref, open_store
 
     async def main(url, prefix, action, ns, arg):
-        async with await open_store(url, prefix=prefix, origin="peer", warn_persistence=False) as s:
+        opening = open_store(url, prefix=prefix, origin="peer", warn_persistence=False)
+        async with await opening as s:
             if action == "put":
                 for rid in arg.split(","):
-                    await s.put(Record(ref=Ref("episodic", ns, rid), text=f"peer wrote {rid} deploy"))
+                    text = f"peer wrote {rid} deploy"
+                    await s.put(Record(ref=Ref("episodic", ns, rid), text=text))
                 print(json.dumps({"ok": True}))
             elif action == "read":
                 got = await s.get(Ref("episodic", ns, arg))
@@ -64,7 +66,8 @@ async def test_put_in_one_process_is_seen_by_get_search_and_watch_in_the_other(
         assert {h.ref.id for h in await store.search("episodic", ns, "deploy")} == {"p1", "p2"}
         first = await changes.next(10)
         second = await changes.next(10)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert [(c.ref.id, c.origin, c.op) for c in (first, second)] == [
         ("p1", "peer", "put"),
         ("p2", "peer", "put"),

@@ -25,7 +25,9 @@ def zipf_records(ns: str, count: int, seed: int) -> list[Record]:
     for i in range(count):
         words = rng.choices(VOCABULARY, WEIGHTS, k=rng.randint(3, 40))
         tags = {rng.choice(["red", "green", "blue"])} if i % 3 else set()
-        records.append(Record(ref=Ref("episodic", ns, f"doc{i:05}"), text=" ".join(words), tags=tags))
+        records.append(
+            Record(ref=Ref("episodic", ns, f"doc{i:05}"), text=" ".join(words), tags=tags)
+        )
     return records
 
 
@@ -48,7 +50,9 @@ async def check_agrees(store: RedisStore, ns: str, count: int) -> None:
                 assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-12)
 
 
-async def test_search_agrees_with_memory_store(redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_search_agrees_with_memory_store(
+    redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     store = await open_store_on(redis_server.url)
     await check_agrees(store, "zipf-small", 300)
 
@@ -62,7 +66,9 @@ async def test_search_agrees_past_the_early_termination_point(
     await check_agrees(store, "zipf-large", 3000)
 
 
-async def test_search_budget_bounds_the_work(redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_search_budget_bounds_the_work(
+    redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     store = await open_store_on(redis_server.url, search_budget=300)
     ns = "budget"
     await store.put_many(zipf_records(ns, 1000, seed=7))

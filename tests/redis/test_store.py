@@ -33,10 +33,13 @@ async def _keys(raw: aioredis.Redis, prefix: str) -> list[str]:
     return sorted([k.decode() async for k in raw.scan_iter(match=f"{prefix}:*", count=1000)])
 
 
-async def test_open_pings_and_loads_layout(store: RedisStore, raw: aioredis.Redis, prefix: str) -> None:
+async def test_open_pings_and_loads_layout(
+    store: RedisStore, raw: aioredis.Redis, prefix: str
+) -> None:
     assert store.layout.buckets == 1
     assert json.loads(await raw.get(f"{prefix}:config")) == {"format": 1, "buckets": 1}
-    assert store.capabilities.cross_process and store.capabilities.durable
+    assert store.capabilities.cross_process
+    assert store.capabilities.durable
     assert store.url.startswith("redis://")
 
 
@@ -78,20 +81,27 @@ async def test_hostile_namespace_cannot_reach_another(store: RedisStore) -> None
 async def test_binary_and_unicode_round_trip_and_search(store: RedisStore) -> None:
     ref = Ref("semantic", "ns", "\u65e5\u672c\U0001f600")
     body = {"blob": bytes(range(256)), "s": "\u00e9\u00e8\u0000x"}
-    await store.put(Record(ref=ref, body=body, text="Stra\u00dfe \u6771\u4eac \U0001f600 caf\u00e9"))
+    await store.put(
+        Record(ref=ref, body=body, text="Stra\u00dfe \u6771\u4eac \U0001f600 caf\u00e9")
+    )
     got = await store.get(ref)
-    assert got is not None and got.body == body
+    assert got is not None
+    assert got.body == body
     hits = await store.search("semantic", "ns", "STRASSE caf\u00c9")
     assert [h.ref for h in hits] == [ref]
 
 
-async def test_huge_body_is_record_too_large(store: RedisStore, open_store_on: StoreFactory, redis_server: RedisServer) -> None:
+async def test_huge_body_is_record_too_large(
+    store: RedisStore, open_store_on: StoreFactory, redis_server: RedisServer
+) -> None:
     small = await open_store_on(redis_server.url, max_record_size=4096)
     ref = Ref("skill", "ns", "big")
     with pytest.raises(RecordTooLarge):
         await small.put(Record(ref=ref, body={"x": os.urandom(8192)}))
     with pytest.raises(RecordTooLarge):
-        await small.put_many([Record(ref=Ref("skill", "ns", "ok")), Record(ref=ref, body={"z": os.urandom(10**5)})])
+        await small.put_many(
+            [Record(ref=Ref("skill", "ns", "ok")), Record(ref=ref, body={"z": os.urandom(10**5)})]
+        )
     assert await small.get(Ref("skill", "ns", "ok")) is None  # nothing of the batch was sent
     big = await store.put(Record(ref=ref, body={"x": "word " * 200_000}))
     assert (await store.get(ref)) == big
@@ -133,7 +143,9 @@ async def test_corrupt_bytes_under_our_keys_are_corrupt_record(
         await store.delete(other)
 
 
-async def test_wrong_password_is_configuration_error(redis_server_factory: type[RedisServer], open_store_on: StoreFactory) -> None:
+async def test_wrong_password_is_configuration_error(
+    redis_server_factory: type[RedisServer], open_store_on: StoreFactory
+) -> None:
     server = redis_server_factory(password="right-one").start()
     with pytest.raises(ConfigurationError, match="password"):
         await open_store_on(f"redis://:wrong@127.0.0.1:{server.port}/0")
@@ -144,7 +156,9 @@ async def test_wrong_password_is_configuration_error(redis_server_factory: type[
 
 
 async def test_acl_user_without_permission_is_configuration_error(
-    redis_server_factory: type[RedisServer], open_store_on: StoreFactory, caplog: pytest.LogCaptureFixture
+    redis_server_factory: type[RedisServer],
+    open_store_on: StoreFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = redis_server_factory().start()
     admin = aioredis.Redis(port=server.port)
@@ -169,7 +183,9 @@ async def test_refused_port_is_backend_unavailable(open_store_on: StoreFactory) 
         await open_store_on(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=1)
 
 
-async def test_hung_server_is_backend_unavailable(redis_server_factory: type[RedisServer], open_store_on: StoreFactory) -> None:
+async def test_hung_server_is_backend_unavailable(
+    redis_server_factory: type[RedisServer], open_store_on: StoreFactory
+) -> None:
     server = redis_server_factory().start()
     store = await open_store_on(server.url, socket_timeout=0.5)
     await store.put(Record(ref=Ref("skill", "ns", "a")))
@@ -182,7 +198,9 @@ async def test_hung_server_is_backend_unavailable(redis_server_factory: type[Red
     assert await store.get(Ref("skill", "ns", "a")) is not None
 
 
-async def test_restarted_server_reloads_scripts(redis_server_factory: type[RedisServer], open_store_on: StoreFactory) -> None:
+async def test_restarted_server_reloads_scripts(
+    redis_server_factory: type[RedisServer], open_store_on: StoreFactory
+) -> None:
     server = redis_server_factory(persistence="aof").start()
     store = await open_store_on(server.url)
     ref = Ref("skill", "ns", "a")
@@ -194,7 +212,11 @@ async def test_restarted_server_reloads_scripts(redis_server_factory: type[Redis
     assert (await store.put(Record(ref=ref, text="after"))).version == 2  # NOSCRIPT -> reload
 
 
-async def test_persistence_warning(redis_server_factory: type[RedisServer], open_store_on: StoreFactory, caplog: pytest.LogCaptureFixture) -> None:
+async def test_persistence_warning(
+    redis_server_factory: type[RedisServer],
+    open_store_on: StoreFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="agentmem")
     bare = redis_server_factory().start()
     await open_store_on(bare.url, warn_persistence=True)
@@ -211,17 +233,23 @@ async def test_persistence_warning(redis_server_factory: type[RedisServer], open
     assert any("allkeys-lru" in r.message and r.levelname == "WARNING" for r in caplog.records)
 
 
-async def test_layout_bucket_count_is_fixed_per_prefix(store: RedisStore, redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_layout_bucket_count_is_fixed_per_prefix(
+    store: RedisStore, redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     with pytest.raises(ConfigurationError, match="buckets=1"):
         await open_store_on(redis_server.url, buckets=4)
     again = await open_store_on(redis_server.url)
     assert again.layout.buckets == 1
 
 
-async def test_many_buckets_on_a_single_node(redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_many_buckets_on_a_single_node(
+    redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     store = await open_store_on(redis_server.url, prefix="b4" + redis_server.url[-6:-2], buckets=4)
     ns = "many-buckets"
-    await store.put_many([Record(ref=Ref("skill", ns, f"{i:03}"), text=f"w{i % 7} common") for i in range(60)])
+    await store.put_many(
+        [Record(ref=Ref("skill", ns, f"{i:03}"), text=f"w{i % 7} common") for i in range(60)]
+    )
     assert await store.count("skill", ns) == 60
     page = await store.scan("skill", ns, limit=25)
     ids = [r.ref.id for r in page.records]
@@ -232,7 +260,9 @@ async def test_many_buckets_on_a_single_node(redis_server: RedisServer, open_sto
     assert sorted(h.ref.id for h in hits) == [f"{i:03}" for i in range(60) if i % 7 == 3]
 
 
-async def test_concurrent_increments_lose_no_update(redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_concurrent_increments_lose_no_update(
+    redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     stores = [await open_store_on(redis_server.url) for _ in range(3)]
     ref = Ref("skill", "ns", "counter")
     await stores[0].put(Record(ref=ref, body={"n": 0}))
@@ -253,10 +283,14 @@ async def test_concurrent_increments_lose_no_update(redis_server: RedisServer, o
 
     await asyncio.gather(*(increment(stores[i % 3], 10) for i in range(12)))
     final = await stores[1].get(ref)
-    assert final is not None and final.body["n"] == 120 and final.version == 121
+    assert final is not None
+    assert final.body["n"] == 120
+    assert final.version == 121
 
 
-async def test_plain_puts_race_to_distinct_versions(store: RedisStore, redis_server: RedisServer, open_store_on: StoreFactory) -> None:
+async def test_plain_puts_race_to_distinct_versions(
+    store: RedisStore, redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
     other = await open_store_on(redis_server.url)
     ref = Ref("skill", "ns", "hot")
     results = await asyncio.gather(
@@ -271,7 +305,9 @@ async def test_ttl_is_native_and_index_entries_are_reclaimed(
     clock = ManualClock()
     store = await open_store_on(redis_server.url, clock=clock)
     ref = Ref("working", "ns", "step")
-    await store.put(Record(ref=ref, text="transient thought", expires_at=clock() + timedelta(seconds=60)))
+    await store.put(
+        Record(ref=ref, text="transient thought", expires_at=clock() + timedelta(seconds=60))
+    )
     await store.put(Record(ref=Ref("working", "ns", "keep"), text="durable thought"))
     pttl = await raw.pttl(store.layout.record_key(ref))
     assert 50_000 < pttl <= 61_000
@@ -287,7 +323,9 @@ async def test_ttl_is_native_and_index_entries_are_reclaimed(
     assert await raw.zcard(f"{base}:exp:working:ns") == 0
 
 
-async def test_pubsub_notice_per_change(store: RedisStore, redis_server: RedisServer, prefix: str) -> None:
+async def test_pubsub_notice_per_change(
+    store: RedisStore, redis_server: RedisServer, prefix: str
+) -> None:
     client = aioredis.Redis(port=redis_server.port)
     pubsub = client.pubsub()
     await pubsub.subscribe(f"{prefix}:changes")
@@ -304,7 +342,8 @@ async def test_pubsub_notice_per_change(store: RedisStore, redis_server: RedisSe
             ("put", "skill", "ns", "a", 1),
             ("delete", "skill", "ns", "a", 1),
         ]
-        assert notices[0]["origin"] == store.origin and notices[0]["cursor"]
+        assert notices[0]["origin"] == store.origin
+        assert notices[0]["cursor"]
     finally:
         await pubsub.aclose()
         await client.aclose()
@@ -325,8 +364,12 @@ async def test_bounded_pool_makes_callers_wait(
     assert 1 <= len([c for c in clients if c["name"] == name]) <= 2
 
 
-async def test_unix_socket_url(redis_server_factory: type[RedisServer], open_store_on: StoreFactory, tmp_path: object) -> None:
-    server = redis_server_factory(extra_args=["--unixsocket", "redis.sock", "--unixsocketperm", "700"]).start()
+async def test_unix_socket_url(
+    redis_server_factory: type[RedisServer], open_store_on: StoreFactory, tmp_path: object
+) -> None:
+    server = redis_server_factory(
+        extra_args=["--unixsocket", "redis.sock", "--unixsocketperm", "700"]
+    ).start()
     store = await open_store_on(f"unix://{server.directory}/redis.sock?db=1")
     await store.put(Record(ref=Ref("skill", "ns", "u"), text="via socket"))
     assert (await store.get(Ref("skill", "ns", "u"))).text == "via socket"  # type: ignore[union-attr]
@@ -337,7 +380,8 @@ async def test_watch_skips_foreign_stream_entries(store: RedisStore, raw: aiored
         await raw.xadd(f"{store.layout.base(0)}:changes", {"op": "put", "junk": "1"})
         await store.put(Record(ref=Ref("skill", "ns", "a")))
         change = await stream.next(5)
-        assert change is not None and change.ref.id == "a"
+        assert change is not None
+        assert change.ref.id == "a"
 
 
 async def test_bad_cursor_is_invalid_input(store: RedisStore) -> None:

@@ -11,22 +11,32 @@ from agentmem import open_store
 from agentmem.inmemory import InMemoryStore
 from agentmem.routing import FailoverStore, failover_url, tiered_url
 from agentmem.store import Capabilities, Clock, MemoryStore
-from agentmem.testing import StoreContractTests
+from agentmem.testing import StateMachineSettings, StoreContractTests
 from tests.routing.faults import FaultyStore
+
+# The inner stores get the full state machine in their own suites; here it checks the
+# routing on top, so fewer examples keep this file quick.
+ROUTED = StateMachineSettings(max_examples=60)
 
 
 class TestTieredMemoryContract(StoreContractTests):
+    state_machine_settings = ROUTED
+
     async def make_store(self, clock: Clock) -> MemoryStore:
         return await open_store(tiered_url("memory://", "memory://"), clock=clock)
 
 
 class TestFailoverHealthyContract(StoreContractTests):
+    state_machine_settings = ROUTED
+
     async def make_store(self, clock: Clock) -> MemoryStore:
         url = failover_url("memory://", "memory://", epoch_check_interval="off")
         return await open_store(url, clock=clock)
 
 
 class TestFailoverSQLiteFallbackContract(StoreContractTests):
+    state_machine_settings = ROUTED
+
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
         self.directory = tmp_path
@@ -54,6 +64,8 @@ class _DegradedFailoverStore(FailoverStore):
 
 
 class TestFailoverDegradedContract(StoreContractTests):
+    state_machine_settings = ROUTED
+
     """Primary down for the whole test: every call is answered by the fallback."""
 
     async def make_store(self, clock: Clock) -> MemoryStore:

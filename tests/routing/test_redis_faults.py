@@ -227,7 +227,7 @@ async def test_two_agents_see_each_others_outage_writes_and_conflicts_resolve_by
             assert winner is not None
             assert winner.version == first.version + 2
             assert winner.body == {"by": "alice", "n": 2}
-        lost = [r.message for r in caplog.records if "replayed write lost" in r.message]
+        lost = [r.message for r in caplog.records if "write lost" in r.message]
         print("\n".join(lost))
         assert len(lost) == 1
         assert "'by': 'bob'" in lost[0]

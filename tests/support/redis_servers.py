@@ -6,7 +6,6 @@ restart) act only on processes started here.
 
 from __future__ import annotations
 
-
 import shutil
 import signal
 import socket
@@ -74,14 +73,22 @@ class RedisServer:
         assert REDIS_SERVER is not None
         args = [
             REDIS_SERVER,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--daemonize", "no",
-            "--logfile", str(self.directory / "redis.log"),
-            "--save", "60 1" if self.persistence == "rdb" else "",
-            "--appendonly", "yes" if self.persistence == "aof" else "no",
-            "--appendfsync", "always",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.directory / "redis.log"),
+            "--save",
+            "60 1" if self.persistence == "rdb" else "",
+            "--appendonly",
+            "yes" if self.persistence == "aof" else "no",
+            "--appendfsync",
+            "always",
         ]
         if self.password:
             args += ["--requirepass", self.password]
@@ -163,9 +170,12 @@ class RedisClusterProcesses:
                 RedisServer(
                     port,
                     extra_args=[
-                        "--cluster-enabled", "yes",
-                        "--cluster-config-file", f"nodes-{port}.conf",
-                        "--cluster-node-timeout", "2000",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        f"nodes-{port}.conf",
+                        "--cluster-node-timeout",
+                        "2000",
                     ],
                 )
             )
@@ -185,8 +195,15 @@ class RedisClusterProcesses:
             node.start()
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
         subprocess.run(
-            [REDIS_CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0",
-             "--cluster-yes"],
+            [
+                REDIS_CLI,
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -197,7 +214,10 @@ class RedisClusterProcesses:
             states = [
                 subprocess.run(
                     [REDIS_CLI, "-p", str(n.port), "cluster", "info"],
-                    capture_output=True, text=True, timeout=5, check=False,
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                    check=False,
                 ).stdout
                 for n in self.nodes
             ]

@@ -127,6 +127,8 @@ class FailoverStore(StoreBase):
         self._replayed = 0
         self._lost = 0
         self._refills = 0
+        # Losers logged in the current recovery, so refill and replay report each once.
+        self._reported: set[tuple[Ref, int]] = set()
         self._started = False
         self._start_lock = asyncio.Lock()
         self._probe_task: asyncio.Task[None] | None = None
@@ -285,6 +287,7 @@ class FailoverStore(StoreBase):
     async def _recover_once(self) -> None:
         await self._call_primary(lambda p: p.ping())
         self._state = RoutingState.RECOVERING
+        self._reported.clear()
         try:
             epoch, _created = await self._call_primary(ensure_primary_epoch)
             seen = await self._meta.seen_epoch()
@@ -297,11 +300,14 @@ class FailoverStore(StoreBase):
                     seen,
                     self._fallback.url,
                 )
-                written = await refill(
-                    self._meta.collections, primary=self._call_primary, fallback=self._fallback
+                self._lost += await refill(
+                    self._meta.collections,
+                    primary=self._call_primary,
+                    fallback=self._fallback,
+                    reported=self._reported,
                 )
                 self._refills += 1
-                log.info("refilled primary %s with %d records", self._primary_store.url, written)
+                log.info("refilled primary %s from the fallback", self._primary_store.url)
             if seen != epoch:
                 await self._meta.remember_epoch(epoch)
             self._epoch = epoch
@@ -321,7 +327,7 @@ class FailoverStore(StoreBase):
         if not ready:
             return False
         self._lost += await replay_entries(
-            ready, primary=self._call_primary, fallback=self._fallback
+            ready, primary=self._call_primary, fallback=self._fallback, reported=self._reported
         )
         await self._outbox.remove([e.entry_id for e in ready])
         self._replayed += len(ready)
@@ -671,7 +677,7 @@ class _OutageTolerantChanges:
         after: str,
         *,
         limit: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[Change]:
         store = self._store
         if store.state is not RoutingState.HEALTHY:

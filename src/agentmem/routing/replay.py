@@ -12,7 +12,7 @@ logged too, naming the overwritten version.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Final, Protocol, TypeVar
@@ -22,7 +22,7 @@ from agentmem.routing.health import same_content
 from agentmem.routing.outbox import OutboxEntry
 from agentmem.store import MemoryStore, Record, Ref
 
-__all__ = ["PrimaryCaller", "refill", "replay_entries"]
+__all__ = ["PrimaryCaller", "import_resolving", "refill", "replay_entries"]
 
 log = logging.getLogger("agentmem.routing")
 
@@ -42,14 +42,21 @@ def _body_preview(record: Record) -> str:
 
 
 async def replay_entries(
-    entries: Sequence[OutboxEntry], *, primary: PrimaryCaller, fallback: MemoryStore
+    entries: Sequence[OutboxEntry],
+    *,
+    primary: PrimaryCaller,
+    fallback: MemoryStore,
+    reported: set[tuple[Ref, int]],
 ) -> int:
-    """Replay journalled operations in order; return how many writes lost a conflict."""
+    """Replay journalled operations in order; return how many writes lost a conflict.
+
+    ``reported`` holds the (ref, version) of losers already logged in this recovery.
+    """
     lost = 0
     for op, group in groupby(entries, key=lambda e: e.op):
         batch = list(group)
         if op == "put":
-            lost += await _replay_puts(batch, primary=primary, fallback=fallback)
+            lost += await _replay_puts(batch, primary=primary, fallback=fallback, reported=reported)
         else:
             for entry in batch:
                 lost += await _replay_delete(entry, primary=primary)
@@ -57,43 +64,74 @@ async def replay_entries(
 
 
 async def _replay_puts(
-    entries: Sequence[OutboxEntry], *, primary: PrimaryCaller, fallback: MemoryStore
+    entries: Sequence[OutboxEntry],
+    *,
+    primary: PrimaryCaller,
+    fallback: MemoryStore,
+    reported: set[tuple[Ref, int]],
 ) -> int:
     first_at: dict[Ref, datetime] = {}
     for entry in entries:
         first_at.setdefault(entry.ref, entry.at)
-    refs = list(first_at)
     # The fallback's current copy is the newest state this agent made; a ref whose copy
     # is gone (expired, or deleted later: a delete entry follows) has nothing to carry.
-    ours = [r for r in await fallback.get_many(refs) if r is not None]
+    ours = [r for r in await fallback.get_many(list(first_at)) if r is not None]
+    return await import_resolving(
+        ours, primary=primary, what="replayed", first_at=first_at, reported=reported
+    )
+
+
+async def import_resolving(
+    ours: Sequence[Record],
+    *,
+    primary: PrimaryCaller,
+    what: str,
+    first_at: Mapping[Ref, datetime] | None,
+    reported: set[tuple[Ref, int]],
+) -> int:
+    """Import ``ours`` into the primary; log (once) every write that loses; count them.
+
+    ``first_at`` is when this agent first wrote each ref during the outage: a primary copy
+    updated later was written concurrently by another agent. Without it (refill), any
+    primary copy with other data that ours replaces is another agent's write.
+    """
     if not ours:
         return 0
     theirs = await primary(lambda p: p.get_many([r.ref for r in ours]))
     await primary(lambda p: p.import_many(ours))
     lost = 0
     for mine, before in zip(ours, theirs, strict=True):
-        if before is None or before.version < mine.version:
-            if (
-                before is not None
-                and not same_content(before, mine)
-                and before.updated_at is not None
-                and before.updated_at > first_at[mine.ref]
-            ):
-                log.warning(
-                    "replay overwrote a concurrent write: %s v%d (updated %s) replaced by this "
-                    "agent's v%d (written %s during the outage); higher version wins",
-                    before.ref,
-                    before.version,
-                    before.updated_at,
-                    mine.version,
-                    mine.updated_at,
-                )
-        elif not same_content(before, mine):
+        if before is None or same_content(before, mine):
+            continue
+        if before.version < mine.version:
+            concurrent = first_at is None or (
+                before.updated_at is not None and before.updated_at > first_at[mine.ref]
+            )
+            if not concurrent or (before.ref, before.version) in reported:
+                continue
+            reported.add((before.ref, before.version))
             lost += 1
             log.warning(
-                "replayed write lost: %s v%d written %s by this agent during the outage lost "
-                "to v%d (updated %s) already in the primary; the losing copy stays in the "
-                "fallback; its body: %s",
+                "write lost: %s v%d (updated %s) in the primary was overwritten by this "
+                "agent's %s v%d (written %s): the higher version wins; the lost body: %s",
+                before.ref,
+                before.version,
+                before.updated_at,
+                what,
+                mine.version,
+                mine.updated_at,
+                _body_preview(before),
+            )
+        else:
+            if (mine.ref, mine.version) in reported:
+                continue
+            reported.add((mine.ref, mine.version))
+            lost += 1
+            log.warning(
+                "write lost: this agent's %s %s v%d (written %s) lost to v%d (updated %s) "
+                "already in the primary (equal or higher version wins); the losing copy "
+                "stays in the fallback; the lost body: %s",
+                what,
                 mine.ref,
                 mine.version,
                 mine.updated_at,
@@ -133,26 +171,28 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
     return 1
 
 
-def _importer(records: Sequence[Record]) -> Callable[[MemoryStore], Awaitable[int]]:
-    return lambda store: store.import_many(records)
-
-
 async def refill(
-    collections: Iterable[tuple[str, str]], *, primary: PrimaryCaller, fallback: MemoryStore
+    collections: Iterable[tuple[str, str]],
+    *,
+    primary: PrimaryCaller,
+    fallback: MemoryStore,
+    reported: set[tuple[Ref, int]],
 ) -> int:
     """Copy every live record of the given collections from the fallback into the primary.
 
-    Records past their TTL are not listed by scan, so they stay gone. Returns how many
-    records the primary took (those it already had at an equal or newer version are kept).
+    Records past their TTL are not listed by scan, so they stay gone. A primary copy at an
+    equal or newer version is kept; either way a write that loses is logged. Returns how
+    many writes lost.
     """
-    written = 0
+    lost = 0
     for kind, namespace in sorted(collections):
         cursor: str | None = None
         while True:
             page = await fallback.scan(kind, namespace, limit=_PAGE, cursor=cursor)
-            if page.records:
-                written += await primary(_importer(page.records))
+            lost += await import_resolving(
+                page.records, primary=primary, what="refilled", first_at=None, reported=reported
+            )
             if page.cursor is None:
                 break
             cursor = page.cursor
-    return written
+    return lost

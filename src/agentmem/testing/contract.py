@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from agentmem.changes import ChangeStream
 from agentmem.errors import ConflictError, InvalidInput, RecordTooLarge
 from agentmem.store import (
     WATCH_FROM_START,
@@ -74,7 +75,7 @@ def _require(store: MemoryStore, capability: str) -> None:
         pytest.skip(f"{type(store).__name__} does not claim capability {capability!r}")
 
 
-async def _next_change(stream: Any, timeout: float = 10.0) -> Change:
+async def _next_change(stream: ChangeStream, timeout: float = 10.0) -> Change:
     change = await stream.next(timeout)
     assert change is not None, f"no change arrived within {timeout}s"
     return change
@@ -188,7 +189,9 @@ class StoreContractTests:
     # -- compare-and-set ----------------------------------------------------------------
 
     @aio
-    async def test_put_expected_zero_means_must_not_exist(self, store: MemoryStore, ns: str) -> None:
+    async def test_put_expected_zero_means_must_not_exist(
+        self, store: MemoryStore, ns: str
+    ) -> None:
         _require(store, "compare_and_set")
         ref = Ref("skill", ns, "once")
         assert (await store.put(Record(ref=ref), expected_version=0)).version == 1
@@ -252,7 +255,9 @@ class StoreContractTests:
     @aio
     async def test_put_many_repeated_ref_takes_the_last(self, store: MemoryStore, ns: str) -> None:
         ref = Ref("episodic", ns, "dup")
-        stored = await store.put_many([Record(ref=ref, body={"n": 1}), Record(ref=ref, body={"n": 2})])
+        stored = await store.put_many(
+            [Record(ref=ref, body={"n": 1}), Record(ref=ref, body={"n": 2})]
+        )
         assert [s.version for s in stored] == [1, 2]
         got = await store.get(ref)
         assert got is not None and got.body == {"n": 2} and got.version == 2
@@ -351,7 +356,9 @@ class StoreContractTests:
         assert await store.get(ref) is None
 
     @aio
-    async def test_oversize_record_raises_record_too_large(self, store: MemoryStore, ns: str) -> None:
+    async def test_oversize_record_raises_record_too_large(
+        self, store: MemoryStore, ns: str
+    ) -> None:
         ref = Ref("episodic", ns, "huge")
         with pytest.raises(RecordTooLarge):
             await store.put(Record(ref=ref, body={"blob": os.urandom(9 * 1024 * 1024)}))
@@ -385,7 +392,9 @@ class StoreContractTests:
         await store.put_many([Record(ref=Ref("episodic", ns, i)) for i in ids])
         first = await store.scan("episodic", ns, limit=10)
         # Records written and deleted between pages neither repeat nor hide older ones.
-        await store.put_many([Record(ref=Ref("episodic", ns, f"k{i:02d}")) for i in range(1, 40, 2)])
+        await store.put_many(
+            [Record(ref=Ref("episodic", ns, f"k{i:02d}")) for i in range(1, 40, 2)]
+        )
         await store.delete(Ref("episodic", ns, "k38"))
         assert first.cursor is not None
         rest = await store.scan("episodic", ns, limit=1000, cursor=first.cursor)
@@ -500,7 +509,9 @@ class StoreContractTests:
     @aio
     async def test_search_unicode_is_case_folded(self, store: MemoryStore, ns: str) -> None:
         _require(store, "search")
-        await store.put(Record(ref=Ref("episodic", ns, "u"), text="Stra\u00dfe \u00c9T\u00c9 \u65e5\u672c"))
+        await store.put(
+            Record(ref=Ref("episodic", ns, "u"), text="Stra\u00dfe \u00c9T\u00c9 \u65e5\u672c")
+        )
         for query in ("STRASSE", "\u00e9t\u00e9", "\u65e5\u672c"):
             assert [h.ref.id for h in await store.search("episodic", ns, query)] == ["u"]
 
@@ -513,7 +524,9 @@ class StoreContractTests:
         _require(store, "ttl")
         ref = Ref("working", ns, "t")
         keep = Ref("working", ns, "keep")
-        await store.put(Record(ref=ref, text="ephemeral", expires_at=clock() + timedelta(seconds=30)))
+        await store.put(
+            Record(ref=ref, text="ephemeral", expires_at=clock() + timedelta(seconds=30))
+        )
         await store.put(Record(ref=keep, text="ephemeral too"))
         assert await store.get(ref) is not None
         clock.advance(31)

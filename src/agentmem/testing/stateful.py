@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
@@ -24,7 +24,12 @@ from agentmem.errors import ConflictError
 from agentmem.store import Clock, MemoryStore, Record, Ref
 from agentmem.testing.clock import ManualClock
 
-__all__ = ["StateMachineSettings", "StoreModel", "make_store_state_machine", "run_store_state_machine"]
+__all__ = [
+    "StateMachineSettings",
+    "StoreModel",
+    "make_store_state_machine",
+    "run_store_state_machine",
+]
 
 StoreFactory = Callable[[Clock], Awaitable[MemoryStore]]
 
@@ -50,7 +55,9 @@ class StateMachineSettings:
 
     max_examples: int = 200
     step_count: int = 30
-    watch_timeout: float = 10.0
+    watch_timeout: float = 5.0
+    shrink: bool = True
+    """Set False to report the first failing sequence as found (faster meta-tests)."""
 
 
 class StoreModel:
@@ -121,7 +128,7 @@ def make_store_state_machine(
     factory: StoreFactory, config: StateMachineSettings | None = None
 ) -> type[RuleBasedStateMachine]:
     """A RuleBasedStateMachine class that checks stores made by ``factory``."""
-    config = config or StateMachineSettings()
+    cfg = config or StateMachineSettings()
 
     class StoreMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -131,7 +138,7 @@ def make_store_state_machine(
             self.model = StoreModel(self.clock)
             run_id = uuid.uuid4().hex[:10]
             self.namespaces = (f"sm-{run_id}-0", f"sm-{run_id}:1")
-            self.store = self.runner.run(factory(self.clock))
+            self.store: MemoryStore = self.run(factory(self.clock))
             self.stream: ChangeStream | None = None
             self.received: list[tuple[str, Ref, int]] = []
             if self.store.capabilities.watch:
@@ -155,8 +162,9 @@ def make_store_state_machine(
 
         @rule(key=keys, body=small_bodies, text=texts, tags=tag_sets, ttl=ttls)
         def put(self, key: Any, body: Any, text: str, tags: Any, ttl: int | None) -> None:
-            record = Record(ref=self.ref(key), body=body, text=text, tags=tags,
-                            expires_at=self.expires(ttl))
+            record = Record(
+                ref=self.ref(key), body=body, text=text, tags=tags, expires_at=self.expires(ttl)
+            )
             got = self.run(self.store.put(record))
             assert got == self.model.put(record)
 
@@ -169,9 +177,9 @@ def make_store_state_machine(
             expected = 0 if zero else max(0, actual + offset)
             record = Record(ref=ref, body=body)
             if expected == actual:
-                assert self.run(self.store.put(record, expected_version=expected)) == self.model.put(
-                    record
-                )
+                assert self.run(
+                    self.store.put(record, expected_version=expected)
+                ) == self.model.put(record)
             else:
                 try:
                     self.run(self.store.put(record, expected_version=expected))
@@ -206,8 +214,14 @@ def make_store_state_machine(
         @rule(key=keys, version=st.integers(1, 6), text=texts)
         def import_one(self, key: Any, version: int, text: str) -> None:
             when = self.clock() - timedelta(seconds=version)
-            record = Record(ref=self.ref(key), text=text, version=version, created_at=when,
-                            updated_at=when, body={"imported": version})
+            record = Record(
+                ref=self.ref(key),
+                text=text,
+                version=version,
+                created_at=when,
+                updated_at=when,
+                body={"imported": version},
+            )
             written = self.model.import_one(record)
             assert self.run(self.store.import_many([record])) == int(written)
 
@@ -234,15 +248,20 @@ def make_store_state_machine(
                 self.model.live_in(kind, namespace)
             )
 
-        @rule(kind=st.sampled_from(KINDS), ns=st.integers(0, 1), tags=tag_sets,
-              limit=st.integers(1, 4))
+        @rule(
+            kind=st.sampled_from(KINDS),
+            ns=st.integers(0, 1),
+            tags=tag_sets,
+            limit=st.integers(1, 4),
+        )
         def scan_all_pages(self, kind: str, ns: int, tags: Any, limit: int) -> None:
             namespace = self.namespaces[ns]
             seen: list[Record] = []
             cursor = None
             for _ in range(100):
-                page = self.run(self.store.scan(kind, namespace, tags=tags, limit=limit,
-                                                cursor=cursor))
+                page = self.run(
+                    self.store.scan(kind, namespace, tags=tags, limit=limit, cursor=cursor)
+                )
                 assert len(page.records) <= limit
                 seen.extend(page.records)
                 cursor = page.cursor
@@ -269,7 +288,7 @@ def make_store_state_machine(
                 return
             expected = self.model.changes
             while len(self.received) < len(expected):
-                change = self.run(self.stream.next(config.watch_timeout))
+                change = self.run(self.stream.next(cfg.watch_timeout))
                 assert change is not None, (
                     f"watch delivered {len(self.received)} of {len(expected)} changes"
                 )
@@ -288,7 +307,9 @@ def make_store_state_machine(
     return StoreMachine
 
 
-def run_store_state_machine(factory: StoreFactory, config: StateMachineSettings | None = None) -> None:
+def run_store_state_machine(
+    factory: StoreFactory, config: StateMachineSettings | None = None
+) -> None:
     """Run the state machine against stores from ``factory`` (a test's body)."""
     config = config or StateMachineSettings()
     machine = make_store_state_machine(factory, config)
@@ -298,6 +319,7 @@ def run_store_state_machine(factory: StoreFactory, config: StateMachineSettings 
             max_examples=config.max_examples,
             stateful_step_count=config.step_count,
             deadline=None,
+            phases=[p for p in Phase if config.shrink or p is not Phase.shrink],
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )

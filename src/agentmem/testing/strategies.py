@@ -28,8 +28,9 @@ _scalars: st.SearchStrategy[Any] = (
 
 plain_values: st.SearchStrategy[Any] = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 """Any plain value a record body may hold."""
@@ -79,5 +80,3 @@ hostile_texts = st.sampled_from(HOSTILE_SNIPPETS) | st.text(max_size=50)
 def refs(kind: str = "episodic") -> st.SearchStrategy[Ref]:
     """Refs of one kind with arbitrary valid namespaces and ids."""
     return st.builds(Ref, st.just(kind), names, names)
-
-

@@ -69,7 +69,7 @@ class RedisOptions:
     client_name: str = "agentmem"
     buckets: int | None = None
     retention: int = 100_000
-    search_budget: int = 100_000
+    search_budget: int = 20_000
     cleanup_budget: int = 200
     warn_persistence: bool = True
 
@@ -191,7 +191,9 @@ def parse_url(url: str, **overrides: Any) -> RedisOptions:
             try:
                 values["db"] = int(db_text)
             except ValueError as exc:
-                raise ConfigurationError(f"database {db_text!r} in {url!r} is not a number") from exc
+                raise ConfigurationError(
+                    f"database {db_text!r} in {url!r} is not a number"
+                ) from exc
         values["tls"] = scheme.startswith("rediss")
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name not in OPTION_NAMES:

@@ -7,14 +7,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis import exceptions as rx
-
 from agentmem import (
     AgentMemError,
     BackendUnavailable,
     ConfigurationError,
     CorruptRecord,
 )
+from redis import exceptions as rx
 
 __all__ = ["translate", "translating"]
 
@@ -31,9 +30,11 @@ def translate(exc: BaseException, what: str) -> AgentMemError:
         return exc
     message = str(exc)
     first = message.split(" ", 1)[0].upper() if message else ""
-    if isinstance(exc, (rx.AuthenticationError, rx.AuthorizationError, rx.NoPermissionError)) or (
-        isinstance(exc, rx.ResponseError) and first in _AUTH_REPLIES
-    ) or isinstance(exc, rx.AuthenticationWrongNumberOfArgsError):
+    if (
+        isinstance(exc, (rx.AuthenticationError, rx.AuthorizationError, rx.NoPermissionError))
+        or (isinstance(exc, rx.ResponseError) and first in _AUTH_REPLIES)
+        or isinstance(exc, rx.AuthenticationWrongNumberOfArgsError)
+    ):
         return ConfigurationError(
             f"Redis refused {what}: {message}. Check the username and password in the URL "
             "(redis://user:password@host:port/db) or the ACL rules of that user"
@@ -57,7 +58,9 @@ def translate(exc: BaseException, what: str) -> AgentMemError:
             asyncio.TimeoutError,
         ),
     ):
-        return BackendUnavailable(f"Redis unreachable during {what}: {message or type(exc).__name__}")
+        return BackendUnavailable(
+            f"Redis unreachable during {what}: {message or type(exc).__name__}"
+        )
     if isinstance(exc, rx.RedisError):
         return AgentMemError(f"Redis error during {what}: {message}")
     raise TypeError(f"not a Redis error: {exc!r}")  # pragma: no cover - programming error
@@ -70,5 +73,5 @@ def translating(what: str) -> Iterator[None]:
         yield
     except AgentMemError:
         raise
-    except (rx.RedisError, rx.RedisClusterException, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, rx.RedisError, rx.RedisClusterException, OSError) as exc:
         raise translate(exc, what) from exc

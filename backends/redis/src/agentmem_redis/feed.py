@@ -41,9 +41,7 @@ def split_cursor(cursor: str, buckets: int) -> list[str]:
         return ["0-0"] * buckets
     parts = cursor.split(",")
     if len(parts) != buckets or not all(_STREAM_ID.fullmatch(p) for p in parts):
-        raise InvalidInput(
-            f"not a change cursor of this store ({buckets} bucket(s)): {cursor!r}"
-        )
+        raise InvalidInput(f"not a change cursor of this store ({buckets} bucket(s)): {cursor!r}")
     return parts
 
 
@@ -62,7 +60,9 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def parse_entry(fields: Mapping[Any, Any] | Sequence[Any]) -> tuple[Literal["put", "delete"], Ref, int, str, datetime] | None:
+def parse_entry(
+    fields: Mapping[Any, Any] | Sequence[Any],
+) -> tuple[Literal["put", "delete"], Ref, int, str, datetime] | None:
     """The change an entry describes, or None (logged) if it is not one of ours."""
     try:
         if isinstance(fields, Mapping):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, AsyncIterator, Final
+from typing import Any, Final
 
-from redis import exceptions as rx
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
@@ -25,6 +24,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from agentmem import BackendUnavailable
 from agentmem_redis.config import RedisOptions
 from agentmem_redis.errors import translate, translating
+from redis import exceptions as rx
 
 __all__ = ["SCRIPT_NAMES", "RedisLink", "Script"]
 
@@ -176,7 +176,9 @@ class RedisLink:
             pending = missing
         return results
 
-    async def run_script(self, what: str, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def run_script(
+        self, what: str, name: str, keys: Sequence[str], args: Sequence[Any]
+    ) -> Any:
         """One script call; raises its error."""
         (result,) = await self.run_scripts(what, [(name, keys, args)])
         if isinstance(result, BaseException):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from agentmem import hookimpl
 from agentmem.hookspecs import BackendRegistrar
-
 from agentmem_redis.config import SCHEMES
 from agentmem_redis.store import open_redis_store
 

@@ -8,14 +8,13 @@ docs/backends/redis.md for the key layout, the search algorithm and the change f
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final, Literal
-
-import msgpack
+from typing import Any, Final
 
 from agentmem import (
     AgentMemError,
@@ -26,7 +25,6 @@ from agentmem import (
     Codec,
     ConfigurationError,
     ConflictError,
-    CorruptRecord,
     Hit,
     InvalidInput,
     Page,
@@ -45,6 +43,7 @@ from agentmem.store import (
     check_tags,
 )
 from agentmem_redis.config import RedisOptions, parse_url
+from agentmem_redis.errors import translate
 from agentmem_redis.feed import (
     from_us,
     join_cursor,
@@ -54,12 +53,14 @@ from agentmem_redis.feed import (
     to_us,
 )
 from agentmem_redis.keys import KeyLayout
-from agentmem_redis.errors import translate
 from agentmem_redis.link import RedisLink, ScriptCall
 
 __all__ = ["RedisStore", "open_redis_store"]
 
 log = logging.getLogger("agentmem.redis")
+
+# msgpack ships no type information; the one function used here, typed.
+_packb: Callable[..., bytes] = importlib.import_module("msgpack").packb
 
 LAYOUT_FORMAT: Final = 1
 _CLUSTER_BUCKETS: Final = 16
@@ -162,8 +163,16 @@ class RedisStore(StoreBase):
         for term, tf in terms.items():
             flat += [term, tf]
         expires = to_us(record.expires_at) if record.expires_at is not None else False
-        return msgpack.packb(
-            [record.version, created_us, updated_us, expires, sum(terms.values()), sorted(record.tags), flat],
+        return _packb(
+            [
+                record.version,
+                created_us,
+                updated_us,
+                expires,
+                sum(terms.values()),
+                sorted(record.tags),
+                flat,
+            ],
             use_bin_type=True,
         )
 
@@ -189,7 +198,8 @@ class RedisStore(StoreBase):
         groups: dict[int, tuple[list[int], list[str], list[Any]]] = {}
         for index, stored, given, guess_c, seq in items:
             ref = stored.ref
-            assert stored.created_at is not None and stored.updated_at is not None
+            assert stored.created_at is not None
+            assert stored.updated_at is not None
             bucket = self._layout.bucket_of(ref)
             indices, keys, args = groups.setdefault(bucket, ([], [], []))
             indices.append(index)
@@ -270,7 +280,9 @@ class RedisStore(StoreBase):
                 items.append((index, stored, version, created_us, seqs[index]))
             calls, order = self._write_calls(items, "put", now)
             retry: list[int] = []
-            for indices, reply in zip(order, await self._link.run_scripts("put", calls), strict=True):
+            for indices, reply in zip(
+                order, await self._link.run_scripts("put", calls), strict=True
+            ):
                 if isinstance(reply, BaseException):
                     raise reply
                 if int(reply[0]) == 1:
@@ -321,7 +333,9 @@ class RedisStore(StoreBase):
             items.append((index, stored, record.version, 0, self._next_seq()))
         calls, order = self._write_calls(items, "import", now)
         written = 0
-        for indices, reply in zip(order, await self._link.run_scripts("import_many", calls), strict=True):
+        for indices, reply in zip(
+            order, await self._link.run_scripts("import_many", calls), strict=True
+        ):
             if isinstance(reply, BaseException):
                 raise reply
             for index, flag in zip(indices, reply[1:], strict=True):
@@ -619,7 +633,14 @@ class RedisStore(StoreBase):
             ids.append(_decode_str(reply[0][0]) if reply else "0-0")
         return join_cursor(ids)
 
-    async def read_changes(self, after: str, *, limit: int, timeout: float) -> list[Change]:
+    # ChangeSource fixes this signature, timeout parameter included.
+    async def read_changes(
+        self,
+        after: str,
+        *,
+        limit: int,
+        timeout: float,  # noqa: ASYNC109
+    ) -> list[Change]:
         positions = split_cursor(after, self._layout.buckets)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
@@ -635,9 +656,9 @@ class RedisStore(StoreBase):
             if self._layout.buckets > 1:
                 await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
 
-    async def _xread_blocking(self, position: str, limit: int, timeout: float) -> list[Any]:
+    async def _xread_blocking(self, position: str, limit: int, wait: float) -> list[Any]:
         # Never block longer than the socket timeout, or the read itself would time out.
-        block_ms = max(1, int(min(timeout, self._options.socket_timeout * 0.8) * 1000))
+        block_ms = max(1, int(min(wait, self._options.socket_timeout * 0.8) * 1000))
         reply = await self._link.command(
             "watch",
             "XREAD",
@@ -762,22 +783,30 @@ async def _check_persistence(link: RedisLink) -> None:
     except (ConfigurationError, AgentMemError) as exc:
         log.info("cannot check Redis persistence settings (CONFIG GET refused): %s", exc)
         return
-    for config in configs:
-        if config.get("appendonly", "no") == "no" and not config.get("save", "").strip():
-            log.warning(
-                "Redis at %s has no persistence (appendonly no, no RDB save): agentmem data "
-                "is lost when the server restarts",
-                link.options.masked_url(),
-            )
-        policy = config.get("maxmemory-policy", "noeviction")
-        if config.get("maxmemory", "0") != "0" and policy != "noeviction":
-            log.warning(
-                "Redis at %s evicts keys under memory pressure (maxmemory-policy %s): "
-                "agentmem records%s may be dropped; use noeviction",
-                link.options.masked_url(),
-                policy,
-                "" if policy in _EVICTING else " with a TTL",
-            )
+    unpersisted = [
+        c for c in configs if c.get("appendonly", "no") == "no" and not c.get("save", "").strip()
+    ]
+    if unpersisted:
+        log.warning(
+            "Redis at %s has no persistence (appendonly no, no RDB save) on %d of %d "
+            "server(s): agentmem data is lost when a server restarts",
+            link.options.masked_url(),
+            len(unpersisted),
+            len(configs),
+        )
+    policies = {
+        c.get("maxmemory-policy", "noeviction")
+        for c in configs
+        if c.get("maxmemory", "0") != "0" and c.get("maxmemory-policy") != "noeviction"
+    }
+    for policy in sorted(policies):
+        log.warning(
+            "Redis at %s evicts keys under memory pressure (maxmemory-policy %s): "
+            "agentmem records%s may be dropped; use noeviction",
+            link.options.masked_url(),
+            policy,
+            "" if policy in _EVICTING else " with a TTL",
+        )
 
 
 async def open_redis_store(

@@ -141,6 +141,7 @@ class SQLiteStore(StoreBase):
         self._scopes: dict[tuple[str, str], int] = {}
         self._writes_since_prune = 0
         self._capabilities = Capabilities(cross_process=True, durable=True)
+        self._cleanup: asyncio.Future[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         if options.sweep_interval > 0:
             self._sweeper = asyncio.get_running_loop().create_task(
@@ -223,23 +224,35 @@ class SQLiteStore(StoreBase):
         new_scopes: dict[tuple[str, str], int],
     ) -> T:
         conn = self._writer
-        if conn.in_transaction:  # left open by a cancelled caller
-            await conn.rollback()
-        await conn.execute("BEGIN IMMEDIATE")
+        if self._cleanup is not None:
+            # A cancelled writer's rollback must run before our BEGIN; shielded so that
+            # cancelling us does not cancel it.
+            await asyncio.shield(self._cleanup)
+            self._cleanup = None
         try:
+            await conn.execute("BEGIN IMMEDIATE")
             result = await body(conn, new_scopes)
             self._writes_since_prune += 1
             if self._writes_since_prune >= _PRUNE_EVERY:
                 await self._prune_changes(conn)
             await conn.execute("COMMIT")
+        except asyncio.CancelledError:
+            # The statement we were awaiting (BEGIN waiting for another process's lock,
+            # say) still runs on the connection's thread. Queue the rollback behind it in
+            # a task, so the caller's cancellation takes effect now, not after the lock.
+            self._cleanup = asyncio.ensure_future(self._rollback(conn))
+            raise
         except BaseException:
-            if conn.in_transaction:
-                try:
-                    await conn.rollback()
-                except sqlite3.Error:
-                    log.exception("rollback failed on %s", self._path)
+            await self._rollback(conn)
             raise
         return result
+
+    async def _rollback(self, conn: Conn) -> None:
+        # Unconditional: sqlite3's rollback() is a no-op outside a transaction.
+        try:
+            await conn.rollback()
+        except sqlite3.Error:
+            log.exception("rollback failed on %s", self._path)
 
     async def _prune_changes(self, conn: Conn) -> None:
         self._writes_since_prune = 0
@@ -768,6 +781,8 @@ class SQLiteStore(StoreBase):
                 await self._sweeper
         # Let a write in flight finish before the connection goes away.
         async with self._write_lock:
+            if self._cleanup is not None:
+                await self._cleanup
             await self._writer.close()
         await self._reader.close()
 
@@ -796,13 +811,12 @@ async def _prepare_file(writer: Conn, codec: Codec, path: str, options: SQLiteOp
     async def migrate_once() -> None:
         if writer.in_transaction:
             await writer.rollback()
-        await writer.execute("BEGIN IMMEDIATE")
         try:
+            await writer.execute("BEGIN IMMEDIATE")
             await migrate(writer, codec, path)
             await writer.execute("COMMIT")
         except BaseException:
-            if writer.in_transaction:
-                await writer.rollback()
+            await writer.rollback()  # queued behind a BEGIN a cancellation left pending
             raise
 
     try:

@@ -38,9 +38,12 @@ local function unpack_meta(id, packed)
   return m
 end
 
-local function remove_doc(id, m)
+-- `keep` (optional): terms whose posting is about to be written again unchanged.
+local function remove_doc(id, m, keep)
   local terms = m[7]
-  for i = 1, #terms, 2 do redis.call('ZREM', tkey(terms[i]), id) end
+  for i = 1, #terms, 2 do
+    if not (keep and keep[terms[i]]) then redis.call('ZREM', tkey(terms[i]), id) end
+  end
   for _, tag in ipairs(m[6]) do redis.call('SREM', gkey(tag), id) end
   redis.call('HDEL', META, id)
   redis.call('HDEL', DL, id)
@@ -48,7 +51,7 @@ local function remove_doc(id, m)
   redis.call('ZREM', EXP, id)
   local n = redis.call('HINCRBY', STATS, 'n', -1)
   redis.call('HINCRBY', STATS, 'len', 0 - m[5])
-  if n <= 0 then redis.call('DEL', STATS) end
+  if n <= 0 and not keep then redis.call('DEL', STATS) end
 end
 
 -- Drop up to `max` records whose expiry (by the caller's clock) has passed, with all

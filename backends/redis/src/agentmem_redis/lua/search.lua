@@ -125,7 +125,9 @@ local function offer(hit)
 end
 
 local seen, examined, truncated = {}, 0, 0
-local CHUNK = 256
+-- Read a few postings first (small limits rarely need more), then double up to 1024.
+local chunk = {}
+for i = 1, nt do chunk[i] = math.min(256, math.max(32, 4 * limit)) end
 while true do
   local best, remaining = nil, 0.0
   for i = 1, nt do
@@ -137,12 +139,14 @@ while true do
   if best == nil then break end
   if #heap >= limit and remaining < heap[1][2] then break end
   if examined >= budget then truncated = 1; break end
-  local got = redis.call('ZREVRANGE', tk[best], offset[best], offset[best] + CHUNK - 1,
+  local size = chunk[best]
+  chunk[best] = math.min(1024, size * 2)
+  local got = redis.call('ZREVRANGE', tk[best], offset[best], offset[best] + size - 1,
                          'WITHSCORES')
   local n = #got / 2
   offset[best] = offset[best] + n
   examined = examined + n
-  if n < CHUNK then
+  if n < size then
     done[best] = true
   else
     bound[best] = idf[best] * (K1 + 1) * tonumber(got[#got]) * factor

@@ -65,11 +65,24 @@ for i = 1, count do
   else
     use(coll)
     local key = KEYS[i]
-    local old = redis.call('HGET', META, id)
-    if old then remove_doc(id, unpack_meta(id, old)) end
     local packed = ARGV[a + 7]
     local m = unpack_meta(id, packed)
     local version, expires, dl = m[1], m[4], m[5]
+    local terms = m[7]
+    -- An update that leaves a term's tf and the length alone leaves its posting alone.
+    local keep = {}
+    local old = redis.call('HGET', META, id)
+    if old then
+      local om = unpack_meta(id, old)
+      if om[5] == dl then
+        local before = {}
+        for j = 1, #om[7], 2 do before[om[7][j]] = om[7][j + 1] end
+        for j = 1, #terms, 2 do
+          if before[terms[j]] == terms[j + 1] then keep[terms[j]] = true end
+        end
+      end
+      remove_doc(id, om, keep)
+    end
     redis.call('SET', key, ARGV[a + 6])
     if expires then
       -- expires_at is on the writer's clock; translate it to the server's clock.
@@ -83,13 +96,17 @@ for i = 1, count do
     redis.call('ZADD', IDS, 0, id)
     redis.call('HINCRBY', STATS, 'n', 1)
     redis.call('HINCRBY', STATS, 'len', dl)
-    redis.call('HSETNX', STATS, 'aref', math.max(dl, 8))
+    -- aref: a reference length fixed for the collection's life in this bucket. Twice the
+    -- first record's length: over-estimating the average loosens the search bound far
+    -- less than under-estimating it (see search.lua).
+    redis.call('HSETNX', STATS, 'aref', math.max(2 * dl, 16))
     local aref = tonumber(redis.call('HGET', STATS, 'aref'))
     local c, er = K1 * (1 - BB), K1 * BB / aref
-    local terms = m[7]
     for j = 1, #terms, 2 do
-      local tf = terms[j + 1]
-      redis.call('ZADD', tkey(terms[j]), num(tf / (tf + c + er * dl)), id)
+      if not keep[terms[j]] then
+        local tf = terms[j + 1]
+        redis.call('ZADD', tkey(terms[j]), num(tf / (tf + c + er * dl)), id)
+      end
     end
     for _, tag in ipairs(m[6]) do redis.call('SADD', gkey(tag), id) end
     emit('put', ARGV[a + 2], ARGV[a + 3], id, version, origin, ARGV[3], at_iso, retention,
