@@ -56,7 +56,7 @@ async def _demo(args: argparse.Namespace) -> None:
         enable_pubsub=False,
     )
     async with memory:
-        print(f"agentmem demo on {memory.store.url} (namespace {namespace})")
+        print(f"agentmem demo on {memory.redis_manager.description} (namespace {namespace})")
         print(f"redis in use: {memory.redis_manager.available}")
         await run_scenario(memory)
         if not args.keep:

@@ -136,13 +136,12 @@ class DeferredStore(StoreBase):
         result: str = await head()
         return result
 
-    # The ChangeSource protocol names this parameter; it bounds the backend's own wait.
     async def read_changes(
         self,
         after: str,
         *,
         limit: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> list[Change]:
         inner = await self.store()
         read = getattr(inner, "read_changes", None)

@@ -41,6 +41,14 @@ class BackendStatus:
         """The store URL (passwords masked by the backend)."""
         return self._store.url
 
+    @property
+    def description(self) -> str:
+        """A readable account of the store: ``redis://... with fallback sqlite://...``."""
+        store = self._store
+        if isinstance(store, FailoverStore):
+            return f"{store.primary.url} with fallback {store.fallback.url}"
+        return store.url
+
     async def wait_until_available(self, within: float | None = None) -> bool:
         """Wait for a failover store to be healthy again; True if it is."""
         store = self._store
