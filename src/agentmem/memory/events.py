@@ -56,6 +56,8 @@ class MemoryEvent:
 EventCallback = Callable[[MemoryEvent], Awaitable[None] | None]
 
 _END = object()
+_CLOSE_WAIT = 5.0
+"""Seconds close() waits for the change-feed reader to stop."""
 
 
 class EventIterator:
@@ -98,6 +100,7 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._stream: ChangeStream | None = None
         self._outage = False
+        self._closing = False
 
     @property
     def running(self) -> bool:
@@ -149,6 +152,10 @@ class EventHub:
             at=change.at,
         )
 
+    def _stopping(self) -> bool:
+        # A method, so type checkers do not assume the flag is unchanged across an await.
+        return self._closing
+
     async def _run(self) -> None:
         assert self._stream is not None
         while True:
@@ -160,6 +167,8 @@ class EventHub:
                         await self._deliver(event)
                 return
             except BackendUnavailable as exc:
+                if self._closing:
+                    return
                 # Resume where we stopped, after a pause; the feed keeps what we missed.
                 # Warn once per outage, not once per retry.
                 level = logging.DEBUG if self._outage else logging.WARNING
@@ -167,6 +176,8 @@ class EventHub:
                 self._outage = True
                 cursor = self._stream.cursor
                 await asyncio.sleep(1.0)
+                if self._stopping():
+                    return
                 self._stream = self._store.watch(namespace=self._namespace, since=cursor)
 
     async def _deliver(self, event: MemoryEvent) -> None:
@@ -182,12 +193,17 @@ class EventHub:
 
     async def close(self) -> None:
         """Stop following changes and end every iterator (idempotent)."""
+        self._closing = True
+        # Close the stream first: its loop then ends after the read under way, even if
+        # the cancellation below is lost inside a client library (a cancel racing a
+        # read timeout can be turned into a timeout and retried).
+        if self._stream is not None:
+            await self._stream.aclose()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._stream is not None:
-            await self._stream.aclose()
+            done, _ = await asyncio.wait([task], timeout=_CLOSE_WAIT)
+            if not done:
+                log.warning("change feed reader did not stop within %ss", _CLOSE_WAIT)
         for queue in list(self._queues):
             queue.put_nowait(_END)
