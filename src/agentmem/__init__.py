@@ -23,6 +23,7 @@ from agentmem.errors import (
     RecordTooLarge,
 )
 from agentmem.hookspecs import hookimpl
+from agentmem.memory import AgentMemory, create_memory_adapter
 from agentmem.plugins import backends, open_store
 from agentmem.store import (
     WATCH_FROM_START,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "WATCH_FROM_START",
     "AgentMemError",
+    "AgentMemory",
     "BackendUnavailable",
     "Capabilities",
     "Change",
@@ -59,6 +61,7 @@ __all__ = [
     "StoreBase",
     "__version__",
     "backends",
+    "create_memory_adapter",
     "hookimpl",
     "open_store",
 ]

@@ -17,7 +17,7 @@ and the module registers one opener per URL scheme::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import pluggy
@@ -25,13 +25,26 @@ import pluggy
 if TYPE_CHECKING:
     from agentmem.store import MemoryStore
 
-__all__ = ["BackendOpener", "BackendRegistrar", "hookimpl", "hookspec", "register_backends"]
+__all__ = [
+    "BackendOpener",
+    "BackendRegistrar",
+    "Embedder",
+    "EmbedderRegistrar",
+    "hookimpl",
+    "hookspec",
+    "register_backends",
+    "register_embedders",
+]
 
 hookspec = pluggy.HookspecMarker("agentmem")
 hookimpl = pluggy.HookimplMarker("agentmem")
 
 BackendOpener = Callable[..., Awaitable["MemoryStore"]]
 """``async def opener(url: str, **options) -> MemoryStore``: returns an opened store."""
+
+
+Embedder = Callable[[Sequence[str]], Awaitable[Sequence[Sequence[float]]]]
+"""``async def embed(texts) -> vectors``: one vector per text, all of the same length."""
 
 
 class BackendRegistrar(Protocol):
@@ -51,4 +64,23 @@ def register_backends(register: BackendRegistrar) -> None:
 
     Claiming a scheme another plugin already registered is a
     :class:`~agentmem.errors.ConfigurationError` unless ``override=True``.
+    """
+
+
+class EmbedderRegistrar(Protocol):
+    def __call__(
+        self,
+        name: str,
+        embedder: Embedder,
+        *,
+        description: str = "",
+    ) -> None: ...
+
+
+@hookspec
+def register_embedders(register: EmbedderRegistrar) -> None:
+    """Register text embedders that :mod:`agentmem.memory` may use to rank by similarity.
+
+    Optional: agentmem ships none (no model, no network); without one, ranking is
+    keyword + importance + recency.
     """

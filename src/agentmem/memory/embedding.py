@@ -1,0 +1,90 @@
+"""The optional embedder hook: vector similarity on top of keyword ranking.
+
+agentmem ships no embedder (no model, no network). A plugin adds one through the
+``register_embedders`` hook (in a module found through the ``agentmem.backends``
+entry-point group, like any agentmem plugin)::
+
+    from agentmem import hookimpl
+
+    async def embed(texts):
+        return [my_model.encode(t) for t in texts]
+
+    @hookimpl
+    def register_embedders(register):
+        register("my-model", embed, description="sentence embeddings from my-model")
+
+Which embedder an adapter uses (:func:`resolve_embedder`): ``embedder=`` given to the
+adapter (a name or an async callable; ``False`` turns embedding off), else the name in
+``AGENTMEM_EMBEDDER``, else the only registered one. With several registered and none
+chosen, none is used (a warning names them). Embeddings re-rank the keyword candidates;
+they do not find records that share no word with the query.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from agentmem.errors import ConfigurationError
+from agentmem.hookspecs import Embedder
+from agentmem.plugins import get_plugin_manager
+
+__all__ = ["EmbedderInfo", "embedders", "resolve_embedder"]
+
+log = logging.getLogger("agentmem.memory")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderInfo:
+    """An embedder a plugin registered."""
+
+    name: str
+    embedder: Embedder
+    plugin: str
+    description: str
+
+
+def embedders() -> dict[str, EmbedderInfo]:
+    """Every embedder the loaded plugins register, by name."""
+    found: dict[str, EmbedderInfo] = {}
+    pm = get_plugin_manager()
+    for impl in pm.hook.register_embedders.get_hookimpls():
+
+        def register(
+            name: str, embedder: Embedder, *, description: str = "", _plugin: str = impl.plugin_name
+        ) -> None:
+            if name in found:
+                raise ConfigurationError(
+                    f"embedder {name!r} is registered by both {found[name].plugin} and {_plugin}"
+                )
+            found[name] = EmbedderInfo(name, embedder, _plugin, description)
+
+        impl.function(register=register)
+    return found
+
+
+def resolve_embedder(choice: str | Embedder | bool | None) -> Embedder | None:
+    """The embedder an adapter should use (see the module docstring for the rule)."""
+    if choice is False:
+        return None
+    if callable(choice):
+        return choice
+    available = embedders()
+    name = choice if isinstance(choice, str) else os.environ.get("AGENTMEM_EMBEDDER")
+    if name:
+        if name not in available:
+            raise ConfigurationError(
+                f"no embedder named {name!r}; registered: {sorted(available) or 'none'}. "
+                "Install the plugin that provides it."
+            )
+        return available[name].embedder
+    if len(available) == 1:
+        return next(iter(available.values())).embedder
+    if available:
+        log.warning(
+            "several embedders are registered (%s); pick one with embedder= or "
+            "AGENTMEM_EMBEDDER. Ranking without embeddings.",
+            ", ".join(sorted(available)),
+        )
+    return None

@@ -1,0 +1,227 @@
+"""create_memory_adapter(): pick the store from arguments or the environment and open it.
+
+Resolution, first match wins:
+
+1. ``url=`` (any store URL, e.g. ``"redis://cache:6379/0"`` or ``"memory://team"``).
+2. ``backend=None`` and ``AGENTMEM_URL`` set: that URL.
+3. ``backend`` (or ``MEMORY_BACKEND`` when None; default ``"sqlite"``):
+
+   - ``"sqlite"``: ``sqlite_path`` / ``AGENTMEM_SQLITE_PATH`` / the default file
+     ``$XDG_DATA_HOME/agentmem/memory.db`` (``~/.local/share/agentmem/memory.db``).
+   - ``"memory"``: a private in-process store (nothing survives the process).
+   - ``"redis"``: Redis from ``redis_host``/``redis_port``/``redis_db``/``redis_password``
+     (or ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``; default
+     localhost:6379/0) with the SQLite file above as fallback and second copy: a
+     :class:`~agentmem.routing.FailoverStore` that mirrors every write Redis acknowledged
+     into SQLite, answers from SQLite while Redis is down, journals writes and replays
+     them when Redis is back (see :func:`redis_with_fallback_url`).
+   - any other scheme a plugin registered: ``"<scheme>://"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from agentmem.errors import BackendUnavailable, ConfigurationError
+from agentmem.hookspecs import Embedder
+from agentmem.memory.adapter import AgentMemory
+from agentmem.memory.config import DEFAULT_NAMESPACE, DEFAULT_WORKING_CAPACITY, TTLSpec
+from agentmem.memory.deferred import DeferredStore, mask_password
+from agentmem.memory.ranking import RankingWeights
+from agentmem.plugins import backends, open_store, scheme_of
+from agentmem.routing import FailoverStore, failover_url
+from agentmem.store import MemoryStore
+
+__all__ = [
+    "create_memory_adapter",
+    "default_sqlite_path",
+    "redis_url",
+    "redis_with_fallback_url",
+    "resolve_store_url",
+    "sqlite_url",
+]
+
+log = logging.getLogger("agentmem.memory")
+
+
+def default_sqlite_path() -> Path:
+    """``AGENTMEM_SQLITE_PATH``, else ``$XDG_DATA_HOME/agentmem/memory.db``."""
+    configured = os.environ.get("AGENTMEM_SQLITE_PATH")
+    if configured:
+        return Path(configured).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "agentmem" / "memory.db"
+
+
+def sqlite_url(path: str | os.PathLike[str] | None = None) -> str:
+    """The ``sqlite://`` URL of a file (the default file when None); creates its folder."""
+    file = Path(path).expanduser() if path is not None else default_sqlite_path()
+    file = file.absolute()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return "sqlite://" + quote(str(file), safe="/")
+
+
+def _env_int(name: str, given: int | None, default: int) -> int:
+    if given is not None:
+        return given
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def redis_url(
+    host: str | None = None,
+    port: int | None = None,
+    db: int | None = None,
+    password: str | None = None,
+) -> str:
+    """``redis://[:password@]host:port/db`` from arguments or ``REDIS_*`` variables."""
+    host = host or os.environ.get("REDIS_HOST") or "localhost"
+    port = _env_int("REDIS_PORT", port, 6379)
+    db = _env_int("REDIS_DB", db, 0)
+    password = password if password is not None else os.environ.get("REDIS_PASSWORD")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"redis://{auth}{netloc}:{port}/{db}"
+
+
+def redis_with_fallback_url(redis: str, sqlite: str) -> str:
+    """The one place that decides what ``backend="redis"`` means: Redis as primary,
+    SQLite as fallback and second copy (FailoverStore mirrors acknowledged writes).
+
+    The journal (the outbox's namespace in the SQLite file) is named after the Redis URL
+    explicitly, so a start with Redis down (see :func:`open_memory_store`) uses the same one.
+    """
+    return failover_url(redis, sqlite, journal=f"failover {mask_password(redis)}"[:256])
+
+
+async def open_memory_store(url: str, origin: str, **options: Any) -> MemoryStore:
+    """Open the store for an adapter.
+
+    A ``failover://?primary=...&fallback=...[&journal=...]`` store (what ``backend="redis"``
+    builds) whose primary is down at start still opens, degraded, with the primary
+    deferred (:class:`~agentmem.memory.deferred.DeferredStore`) until it answers.
+    """
+    try:
+        return await open_store(url, origin=origin, **options)
+    except BackendUnavailable as exc:
+        if scheme_of(url) != "failover":
+            raise
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        if not {"primary", "fallback"} <= set(query) <= {"primary", "fallback", "journal"}:
+            raise  # other failover settings: leave them to the routing opener
+        log.warning(
+            "%s unavailable at start (%s): starting on %s, will switch when it answers",
+            mask_password(query["primary"]),
+            exc,
+            query["fallback"],
+        )
+        fallback = await open_store(query["fallback"], origin=origin, **options)
+        primary = DeferredStore(query["primary"], origin=origin, **options)
+        try:
+            return FailoverStore(primary, fallback, origin=origin, journal=query.get("journal"))
+        except BaseException:
+            await fallback.close()
+            raise
+
+
+def resolve_store_url(
+    backend: str | None = None,
+    *,
+    url: str | None = None,
+    redis_host: str | None = None,
+    redis_port: int | None = None,
+    redis_db: int | None = None,
+    redis_password: str | None = None,
+    sqlite_path: str | os.PathLike[str] | None = None,
+) -> str:
+    """The store URL the factory opens (rules in the module docstring)."""
+    if url:
+        return url
+    if backend is None and os.environ.get("AGENTMEM_URL"):
+        return os.environ["AGENTMEM_URL"]
+    name = (backend or os.environ.get("MEMORY_BACKEND") or "sqlite").strip().lower()
+    if name == "sqlite":
+        return sqlite_url(sqlite_path)
+    if name == "memory":
+        return "memory://"
+    if name == "redis":
+        return redis_with_fallback_url(
+            redis_url(redis_host, redis_port, redis_db, redis_password), sqlite_url(sqlite_path)
+        )
+    if name in backends():
+        return f"{name}://"
+    raise ConfigurationError(
+        f"unknown memory backend {name!r}: use 'sqlite', 'redis', 'memory', a URL "
+        f"(url= or AGENTMEM_URL), or one of the installed schemes: {sorted(backends())}"
+    )
+
+
+async def create_memory_adapter(
+    backend: str | None = None,
+    agent_id: str = "default",
+    session_id: str | None = None,
+    enable_pubsub: bool = True,
+    redis_host: str | None = None,
+    redis_port: int | None = None,
+    redis_db: int | None = None,
+    redis_password: str | None = None,
+    url: str | None = None,
+    sqlite_path: str | os.PathLike[str] | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    working_capacity: int = DEFAULT_WORKING_CAPACITY,
+    ttls: TTLSpec | None = None,
+    embedder: str | Embedder | bool | None = None,
+    ranking: RankingWeights | None = None,
+    **store_options: Any,
+) -> AgentMemory:
+    """Open the store (see the module docstring) and return an initialized AgentMemory.
+
+    >>> import asyncio
+    >>> async def demo():
+    ...     async with await create_memory_adapter("memory", agent_id="a1") as memory:
+    ...         step = await memory.add_step("read the logs", "found a timeout")
+    ...         return step.step_number
+    >>> asyncio.run(demo())
+    1
+
+    ``store_options`` go to the store opener. The store writes as ``agent_id`` (the
+    origin carried by its changes, which is how notifications skip the agent's own).
+    """
+    target = resolve_store_url(
+        backend,
+        url=url,
+        redis_host=redis_host,
+        redis_port=redis_port,
+        redis_db=redis_db,
+        redis_password=redis_password,
+        sqlite_path=sqlite_path,
+    )
+    store = await open_memory_store(target, agent_id, **store_options)
+    memory = AgentMemory(
+        store,
+        agent_id=agent_id,
+        session_id=session_id,
+        namespace=namespace,
+        working_capacity=working_capacity,
+        ttls=ttls,
+        enable_pubsub=enable_pubsub,
+        embedder=embedder,
+        ranking=ranking,
+    )
+    try:
+        await memory.initialize()
+    except BaseException:
+        await memory.close()
+        raise
+    log.info("agent memory for %s opened on %s", agent_id, store.url)
+    return memory
