@@ -650,7 +650,7 @@ class FailoverStore(StoreBase):
                 try:
                     await task
                 except asyncio.CancelledError:
-                    pass
+                    continue  # we cancelled it just above: the expected ending
                 except Exception:
                     log.debug("background task ended with an error", exc_info=True)
         self._gate.set()

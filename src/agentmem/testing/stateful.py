@@ -181,12 +181,12 @@ def make_store_state_machine(
                     self.store.put(record, expected_version=expected)
                 ) == self.model.put(record)
             else:
+                conflicted = False
                 try:
                     self.run(self.store.put(record, expected_version=expected))
                 except ConflictError:
-                    pass
-                else:
-                    raise AssertionError(f"put at expected {expected} succeeded on v{actual}")
+                    conflicted = True
+                assert conflicted, f"put at expected {expected} succeeded on v{actual}"
 
         @rule(batch=st.lists(st.tuples(keys, texts), min_size=1, max_size=4))
         def put_many(self, batch: list[tuple[Any, str]]) -> None:
