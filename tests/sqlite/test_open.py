@@ -107,6 +107,10 @@ async def test_another_applications_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(ConfigurationError, match="another application"):
         await open_store(f"sqlite://{path}")
+    with sqlite3.connect(path) as conn:
+        # Refused without a change: their file is not switched to WAL behind their back.
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
 
 
 @aio

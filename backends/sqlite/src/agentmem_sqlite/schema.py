@@ -163,6 +163,24 @@ async def migrate(
     Returns the version found. A file written by a newer agentmem-sqlite, or a SQLite
     file that belongs to some other application, raises :class:`ConfigurationError`.
     """
+    found = await check_ownership(conn, path)
+    for version in range(found + 1, target + 1):
+        log.info("migrating %s to agentmem-sqlite schema version %d", path, version)
+        await MIGRATIONS[version](conn, codec)
+    if target > found:
+        # Both pragmas live in the file header and commit with the transaction.
+        await conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+        await conn.execute(f"PRAGMA user_version = {target:d}")
+    return int(found)
+
+
+async def check_ownership(conn: aiosqlite.Connection, path: str) -> int:
+    """The file's agentmem schema version (0 for a new file).
+
+    Raises :class:`ConfigurationError` for a file written by a newer agentmem-sqlite or
+    one that belongs to another application; callers check before changing anything in
+    the file (even its journal mode).
+    """
     ((found,),) = await conn.execute_fetchall("PRAGMA user_version")
     ((app_id,),) = await conn.execute_fetchall("PRAGMA application_id")
     if found > SCHEMA_VERSION:
@@ -182,11 +200,4 @@ async def migrate(
             f"{path} is a SQLite database of another application "
             f"(application_id {app_id:#x}); point agentmem at a new or agentmem-owned file"
         )
-    for version in range(found + 1, target + 1):
-        log.info("migrating %s to agentmem-sqlite schema version %d", path, version)
-        await MIGRATIONS[version](conn, codec)
-    if target > found:
-        # Both pragmas live in the file header and commit with the transaction.
-        await conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
-        await conn.execute(f"PRAGMA user_version = {target:d}")
     return int(found)

@@ -57,7 +57,7 @@ from agentmem_sqlite.columns import (
 )
 from agentmem_sqlite.connection import connect, create_private_file, is_busy, retrying
 from agentmem_sqlite.options import SQLiteOptions, parse_url
-from agentmem_sqlite.schema import migrate
+from agentmem_sqlite.schema import check_ownership, migrate
 
 __all__ = ["SQLiteStore", "open_sqlite_store"]
 
@@ -820,6 +820,8 @@ async def _prepare_file(writer: Conn, codec: Codec, path: str, options: SQLiteOp
             raise
 
     try:
+        # Refuse another application's file before touching it, journal mode included.
+        await retrying(lambda: check_ownership(writer, path), bound=options.busy_timeout, path=path)
         await retrying(set_wal, bound=options.busy_timeout, path=path)
         await retrying(migrate_once, bound=options.busy_timeout, path=path)
     except BackendUnavailable as exc:
