@@ -252,3 +252,28 @@ async def test_wrong_password_or_bad_url_fails_at_open_never_routes_to_sqlite(
     url = failover_url(primary.format(port=server.port), f"sqlite://{tmp_path / 'fb.db'}")
     with pytest.raises(ConfigurationError):
         await open_store(url)
+
+
+async def test_failover_url_opens_degraded_when_the_primary_is_down_and_recovers(
+    redis_server_factory: type[RedisServer], tmp_path: Path
+) -> None:
+    server = redis_server_factory()  # its port is chosen, nothing listens there yet
+    url = failover_url(
+        server.url,
+        f"sqlite://{tmp_path / 'down-at-start.db'}",
+        call_timeout=0.5,
+        probe_initial=0.02,
+        probe_max=0.5,
+    )
+    store = await open_store(url, origin="late")
+    assert isinstance(store, FailoverStore)
+    async with store:
+        ref = Ref(KIND, "late", "written-while-down")
+        assert (await store.put(Record(ref=ref, text="before redis started"))).version == 1
+        assert not store.available
+        assert store.stats.pending >= 1
+        server.start()
+        assert await store.wait_until_healthy(within=60)
+        async with await open_store(server.url) as direct:
+            got = await direct.get(ref)
+            assert got is not None and got.text == "before redis started"

@@ -24,17 +24,16 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
-from agentmem.errors import BackendUnavailable, ConfigurationError
+from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
 from agentmem.memory.adapter import AgentMemory
 from agentmem.memory.config import DEFAULT_NAMESPACE, DEFAULT_WORKING_CAPACITY, TTLSpec
-from agentmem.memory.deferred import DeferredStore, mask_password
 from agentmem.memory.ranking import RankingWeights
-from agentmem.plugins import backends, open_store, scheme_of
-from agentmem.routing import FailoverStore, failover_url
-from agentmem.store import MemoryStore
+from agentmem.plugins import backends, open_store
+from agentmem.routing import failover_url
+from agentmem.routing.deferred import mask_password
 
 __all__ = [
     "create_memory_adapter",
@@ -98,39 +97,10 @@ def redis_with_fallback_url(redis: str, sqlite: str) -> str:
     SQLite as fallback and second copy (FailoverStore mirrors acknowledged writes).
 
     The journal (the outbox's namespace in the SQLite file) is named after the Redis URL
-    explicitly, so a start with Redis down (see :func:`open_memory_store`) uses the same one.
+    explicitly, so a start with Redis down (the primary is then opened on first use) uses
+    the same one.
     """
     return failover_url(redis, sqlite, journal=f"failover {mask_password(redis)}"[:256])
-
-
-async def open_memory_store(url: str, origin: str, **options: Any) -> MemoryStore:
-    """Open the store for an adapter.
-
-    A ``failover://?primary=...&fallback=...[&journal=...]`` store (what ``backend="redis"``
-    builds) whose primary is down at start still opens, degraded, with the primary
-    deferred (:class:`~agentmem.memory.deferred.DeferredStore`) until it answers.
-    """
-    try:
-        return await open_store(url, origin=origin, **options)
-    except BackendUnavailable as exc:
-        if scheme_of(url) != "failover":
-            raise
-        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-        if not {"primary", "fallback"} <= set(query) <= {"primary", "fallback", "journal"}:
-            raise  # other failover settings: leave them to the routing opener
-        log.warning(
-            "%s unavailable at start (%s): starting on %s, will switch when it answers",
-            mask_password(query["primary"]),
-            exc,
-            query["fallback"],
-        )
-        fallback = await open_store(query["fallback"], origin=origin, **options)
-        primary = DeferredStore(query["primary"], origin=origin, **options)
-        try:
-            return FailoverStore(primary, fallback, origin=origin, journal=query.get("journal"))
-        except BaseException:
-            await fallback.close()
-            raise
 
 
 def resolve_store_url(
@@ -206,7 +176,7 @@ async def create_memory_adapter(
         redis_password=redis_password,
         sqlite_path=sqlite_path,
     )
-    store = await open_memory_store(target, agent_id, **store_options)
+    store = await open_store(target, origin=agent_id, **store_options)
     memory = AgentMemory(
         store,
         agent_id=agent_id,

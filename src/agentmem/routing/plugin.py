@@ -9,7 +9,8 @@
     :class:`~agentmem.routing.FailoverStore`. The fallback is opened first, then the
     primary: a primary URL that is wrong (bad URL, wrong password, missing plugin)
     raises :class:`~agentmem.errors.ConfigurationError` at open and is never replaced
-    by the fallback silently.
+    by the fallback silently. A primary that is down at open (``BackendUnavailable``)
+    is opened later, on first use: the store starts degraded, on its fallback.
 
 Build the URL with :func:`tiered_url` / :func:`failover_url` to get the encoding right.
 Keyword options given to ``open_store`` (``origin=``, ...) go to both inner stores.
@@ -17,14 +18,19 @@ Keyword options given to ``open_store`` (``origin=``, ...) go to both inner stor
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from agentmem.errors import ConfigurationError
+from agentmem.errors import BackendUnavailable, ConfigurationError
 from agentmem.hookspecs import BackendRegistrar, hookimpl
+from agentmem.plugins import open_store
+from agentmem.routing.deferred import DeferredStore, mask_password
 from agentmem.routing.failover import FailoverStore
 from agentmem.routing.tiered import TieredStore
 from agentmem.store import MemoryStore
+
+log = logging.getLogger("agentmem.routing")
 
 __all__ = ["failover_url", "open_failover_store", "open_tiered_store", "tiered_url"]
 
@@ -79,8 +85,6 @@ def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) 
 async def _open_pair(
     first: str, second: str, options: dict[str, Any]
 ) -> tuple[MemoryStore, MemoryStore]:
-    from agentmem.plugins import open_store
-
     a = await open_store(first, **options)
     try:
         b = await open_store(second, **options)
@@ -114,13 +118,33 @@ async def open_failover_store(url: str, **options: Any) -> FailoverStore:
         settings["journal"] = query["journal"]
     # Fallback first: a broken fallback is found before the primary is touched, and a
     # primary that cannot be opened (wrong password, bad URL) fails here, loudly.
-    fallback, primary = await _open_pair(query["fallback"], query["primary"], options)
+    fallback = await open_store(query["fallback"], **options)
+    try:
+        primary = await _open_primary(query["primary"], query["fallback"], options)
+    except BaseException:
+        await fallback.close()
+        raise
     try:
         return FailoverStore(primary, fallback, origin=options.get("origin"), **settings)
     except BaseException:
         await primary.close()
         await fallback.close()
         raise
+
+
+async def _open_primary(url: str, fallback_url: str, options: dict[str, Any]) -> MemoryStore:
+    """Open the primary; one that is down (not misconfigured) is opened later, on first use,
+    so the failover store starts degraded on its fallback instead of not starting."""
+    try:
+        return await open_store(url, **options)
+    except BackendUnavailable as exc:
+        log.warning(
+            "%s unavailable at start (%s): starting on %s, will switch when it answers",
+            mask_password(url),
+            exc,
+            mask_password(fallback_url),
+        )
+        return DeferredStore(url, **options)
 
 
 def _float(query: dict[str, str], key: str) -> float:

@@ -1,8 +1,8 @@
 """DeferredStore: a store that is opened on first use, so a server that is down at start
 does not stop an agent from starting.
 
-``backend="redis"`` wraps the Redis primary in one when Redis cannot be reached at start:
-until Redis answers, every call raises :class:`~agentmem.errors.BackendUnavailable`, which
+``failover://`` wraps its primary in one when the primary cannot be reached at start:
+until it answers, every call raises :class:`~agentmem.errors.BackendUnavailable`, which
 is exactly what makes the :class:`~agentmem.routing.FailoverStore` answer from SQLite and
 probe Redis until it is back. Configuration errors (bad URL, wrong password) still raise
 :class:`~agentmem.errors.ConfigurationError` when the open is attempted.
@@ -25,7 +25,7 @@ from agentmem.store import Capabilities, Change, Hit, MemoryStore, Page, Record,
 
 __all__ = ["DeferredStore", "mask_password"]
 
-log = logging.getLogger("agentmem.memory")
+log = logging.getLogger("agentmem.routing")
 
 
 def mask_password(url: str) -> str:
