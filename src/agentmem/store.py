@@ -144,7 +144,7 @@ class Record:
             raise InvalidInput(f"body must be a dict, not {type(self.body).__name__}")
         if not isinstance(self.text, str):
             raise InvalidInput(f"text must be a str, not {type(self.text).__name__}")
-        if not isinstance(self.version, int) or self.version < 0:
+        if not isinstance(self.version, int) or isinstance(self.version, bool) or self.version < 0:
             raise InvalidInput(f"version must be a non-negative int, got {self.version!r}")
         object.__setattr__(self, "body", dict(self.body))
         object.__setattr__(self, "tags", _normalize_tags(self.tags))

@@ -304,3 +304,9 @@ async def test_since_must_be_a_cursor_string(store: InMemoryStore) -> None:
         ChangeStream(store, since=5)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         store.watch(kind="Not A Kind")
+
+
+@pytest.mark.parametrize("version", [True, -1, 1.0, "1"])
+def test_record_version_must_be_a_plain_non_negative_int(version: Any) -> None:
+    with pytest.raises(InvalidInput):
+        Record(ref=Ref("episodic", "ns", "id"), version=version)
