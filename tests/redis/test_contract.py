@@ -19,7 +19,7 @@ def _prefix() -> str:
 class TestRedisContract(StoreContractTests):
     """Single node: one bucket, one change stream."""
 
-    state_machine_settings = StateMachineSettings(max_examples=60, step_count=25)
+    state_machine_settings = StateMachineSettings(max_examples=200, step_count=25)
 
     @pytest.fixture(autouse=True)
     def _server(self, redis_server: RedisServer) -> None:
@@ -34,7 +34,7 @@ class TestRedisContract(StoreContractTests):
 class TestRedisClusterContract(StoreContractTests):
     """Redis Cluster: records spread over 16 buckets on 3 masters."""
 
-    state_machine_settings = StateMachineSettings(max_examples=30, step_count=20)
+    state_machine_settings = StateMachineSettings(max_examples=100, step_count=20)
 
     @pytest.fixture(autouse=True)
     def _cluster(self, redis_cluster: RedisClusterProcesses) -> None:

@@ -16,7 +16,7 @@ from tests.routing.faults import FaultyStore
 
 # The inner stores get the full state machine in their own suites; here it checks the
 # routing on top, so fewer examples keep this file quick.
-ROUTED = StateMachineSettings(max_examples=60)
+ROUTED = StateMachineSettings(max_examples=150)
 
 
 class TestTieredMemoryContract(StoreContractTests):
