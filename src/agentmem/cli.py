@@ -7,6 +7,15 @@
   it wrote when it ends (``--keep`` leaves it).
 - ``agentmem backends``: the URL schemes that can be opened, with the distribution and
   version that provides each, and plugins that failed to load.
+- ``agentmem stats``: how many live records of each memory kind a namespace holds.
+- ``agentmem search QUERY --kind KIND``: ranked hits (score, id, first line of text).
+- ``agentmem export --kind KIND`` / ``agentmem import FILE``: records as JSON Lines
+  (:mod:`agentmem.jsonl`); import keeps versions and skips records already as new.
+
+Every command but ``backends`` finds its store the way :func:`create_memory_adapter` does
+(``--url``, ``AGENTMEM_URL``, ``--backend``/``MEMORY_BACKEND``, ``--sqlite-path``...; see
+:func:`agentmem.memory.factory.resolve_store_url`). Errors agentmem raises on purpose are
+printed as one line on stderr with exit status 2, like argparse's usage errors.
 """
 
 from __future__ import annotations
@@ -16,10 +25,43 @@ import asyncio
 import logging
 import secrets
 import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import IO
 
-from agentmem.errors import AgentMemError
+from agentmem.errors import AgentMemError, InvalidInput
+from agentmem.store import MemoryStore
 
 __all__ = ["main"]
+
+EXIT_ERROR = 2
+"""Exit status for errors agentmem reports on purpose (argparse uses 2 for usage errors)."""
+
+CLI_ORIGIN = "agentmem-cli"
+"""The origin the command's writes carry (what watchers see as the writing agent)."""
+
+IMPORT_BATCH = 500
+EXPORT_PAGE = 500
+
+
+def _store_options() -> argparse.ArgumentParser:
+    """Options every store-reading command shares (the demo's resolution rules)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--backend",
+        help="sqlite (default), redis, memory or a plugin scheme (default: $MEMORY_BACKEND)",
+    )
+    options.add_argument("--url", help="a full store URL (default: $AGENTMEM_URL)")
+    options.add_argument("--sqlite-path", help="the SQLite file (default: $AGENTMEM_SQLITE_PATH)")
+    return options
+
+
+def _namespace_option(parser: argparse.ArgumentParser) -> None:
+    from agentmem.memory.config import DEFAULT_NAMESPACE
+
+    parser.add_argument(
+        "--namespace", default=DEFAULT_NAMESPACE, help=f"default: {DEFAULT_NAMESPACE}"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,17 +70,136 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser("demo", help="run the README scenario and print what happened")
-    demo.add_argument(
-        "--backend",
-        help="sqlite (default), redis, memory or a plugin scheme (default: $MEMORY_BACKEND)",
+    store_options = _store_options()
+    demo = commands.add_parser(
+        "demo", parents=[store_options], help="run the README scenario and print what happened"
     )
-    demo.add_argument("--url", help="a full store URL (default: $AGENTMEM_URL)")
-    demo.add_argument("--sqlite-path", help="the SQLite file (default: $AGENTMEM_SQLITE_PATH)")
     demo.add_argument("--agent-id", default="demo-agent", help="the agent's id")
     demo.add_argument("--keep", action="store_true", help="keep the demo's records")
     commands.add_parser("backends", help="list the installed backends")
+
+    stats = commands.add_parser(
+        "stats", parents=[store_options], help="count the records of each kind in a namespace"
+    )
+    _namespace_option(stats)
+    stats.add_argument(
+        "--agent-id", help="count this agent's working memory (its own namespace) as 'working'"
+    )
+
+    search = commands.add_parser("search", parents=[store_options], help="ranked keyword search")
+    search.add_argument("query", help="plain words (there is no query syntax)")
+    search.add_argument("--kind", required=True, help="episodic, semantic, skill, ...")
+    _namespace_option(search)
+    search.add_argument("--limit", type=int, default=10, help="how many hits (default: 10)")
+
+    export = commands.add_parser(
+        "export", parents=[store_options], help="write one kind's records as JSON Lines"
+    )
+    export.add_argument("--kind", required=True, help="episodic, semantic, skill, ...")
+    _namespace_option(export)
+    export.add_argument("-o", "--output", default="-", help="the file to write (default: stdout)")
+
+    import_ = commands.add_parser(
+        "import", parents=[store_options], help="write records from a JSON Lines export"
+    )
+    import_.add_argument("file", help="the JSON Lines file ('-' for stdin)")
     return parser
+
+
+@asynccontextmanager
+async def _open(args: argparse.Namespace) -> AsyncIterator[MemoryStore]:
+    """The store the arguments (or the environment) name, closed on exit."""
+    from agentmem.memory.factory import resolve_store_url
+    from agentmem.plugins import open_store
+
+    url = resolve_store_url(args.backend, url=args.url, sqlite_path=args.sqlite_path)
+    async with await open_store(url, origin=CLI_ORIGIN) as store:
+        yield store
+
+
+@contextmanager
+def _text_file(path: str, mode: str) -> Iterator[IO[str]]:
+    """``path`` opened as UTF-8 text, or stdin/stdout for ``-``; I/O errors are user errors."""
+    if path == "-":
+        yield sys.stdin if mode == "r" else sys.stdout
+        return
+    try:
+        file = open(path, mode, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InvalidInput(f"cannot open {path}: {exc.strerror or exc}") from None
+    with file:
+        yield file
+
+
+async def _stats(args: argparse.Namespace) -> None:
+    from agentmem.memory.config import (
+        EPISODIC,
+        SEMANTIC,
+        SESSION,
+        SHARED_KINDS,
+        SKILL,
+        WORKING,
+        working_namespace,
+    )
+
+    working_ns = args.namespace
+    if args.agent_id:
+        working_ns = working_namespace(args.namespace, args.agent_id)
+    where = {kind: args.namespace for kind in SHARED_KINDS} | {WORKING: working_ns}
+    order = [WORKING, EPISODIC, SEMANTIC, SKILL, SESSION]
+    async with _open(args) as store:
+        counts = await asyncio.gather(*(store.count(kind, where[kind]) for kind in order))
+        print(f"{store.url}  namespace {args.namespace}")
+    for kind, count in zip(order, counts, strict=True):
+        suffix = f"  (namespace {working_ns})" if kind == WORKING and args.agent_id else ""
+        print(f"{kind:<9} {count:>8}{suffix}")
+
+
+async def _search(args: argparse.Namespace) -> None:
+    async with _open(args) as store:
+        hits = await store.search(args.kind, args.namespace, args.query, limit=args.limit)
+    for hit in hits:
+        first_line = hit.record.text.strip().partition("\n")[0]
+        print(f"{hit.score:8.4f}  {hit.ref.id}  {first_line}")
+    if not hits:
+        print("no hits", file=sys.stderr)
+
+
+async def _export(args: argparse.Namespace) -> None:
+    from agentmem.jsonl import write_records
+
+    written = 0
+    async with _open(args) as store:
+        with _text_file(args.output, "w") as out:
+            cursor: str | None = None
+            while True:
+                page = await store.scan(args.kind, args.namespace, limit=EXPORT_PAGE, cursor=cursor)
+                written += write_records(page.records, out)
+                cursor = page.cursor
+                if cursor is None:
+                    break
+    target = "stdout" if args.output == "-" else args.output
+    print(f"exported {written} records to {target}", file=sys.stderr)
+
+
+async def _import(args: argparse.Namespace) -> None:
+    from agentmem.jsonl import read_records
+
+    written = read = 0
+    source = "<stdin>" if args.file == "-" else args.file
+    async with _open(args) as store:
+        with _text_file(args.file, "r") as lines:
+            batch = []
+            for record in read_records(lines, source=source):
+                batch.append(record)
+                if len(batch) == IMPORT_BATCH:
+                    written += await store.import_many(batch)
+                    read += len(batch)
+                    batch = []
+            if batch:
+                written += await store.import_many(batch)
+                read += len(batch)
+    print(f"imported {written} of {read} records ({read - written} already as new or newer)")
 
 
 async def _demo(args: argparse.Namespace) -> None:
@@ -85,6 +246,9 @@ def _backends() -> None:
         )
 
 
+_COMMANDS = {"stats": _stats, "search": _search, "export": _export, "import": _import}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentmem`` command; returns the exit status."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -94,9 +258,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_demo(args))
         elif args.command == "backends":
             _backends()
+        else:
+            asyncio.run(_COMMANDS[args.command](args))
     except AgentMemError as exc:
-        print(f"agentmem: {exc}", file=sys.stderr)
-        return 1
+        # One line: a multi-line message would read like a traceback.
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"agentmem: {message}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 

@@ -26,7 +26,7 @@ def test_demo_runs_on_the_sqlite_default(
 
 
 def test_demo_reports_configuration_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--backend", "mongo"]) == 1
+    assert main(["demo", "--backend", "mongo"]) == 2
     assert "unknown memory backend 'mongo'" in capsys.readouterr().err
 
 
