@@ -22,7 +22,7 @@ from agentmem import text as textmod
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeStream
 from agentmem.codec import Codec
-from agentmem.errors import ConfigurationError, ConflictError, InvalidInput
+from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.store import (
     Capabilities,
@@ -37,6 +37,7 @@ from agentmem.store import (
     check_limit,
     check_refs,
     check_tags,
+    check_version,
 )
 
 __all__ = ["InMemoryStore"]
@@ -166,12 +167,7 @@ class InMemoryStore(StoreBase):
             raise InvalidInput(f"expected a Record, got {type(record).__name__}")
         current = self._live(record.ref, now)
         actual = current.version if current else 0
-        if expected is not None and expected != actual:
-            raise ConflictError(
-                f"{record.ref} is at version {actual}, expected {expected}",
-                expected=expected,
-                actual=actual,
-            )
+        check_version(record.ref, expected, actual)
         stored = record.stored(
             version=actual + 1,
             created_at=current.created_at if current and current.created_at else now,
@@ -237,12 +233,7 @@ class InMemoryStore(StoreBase):
         now = self.now()
         current = self._live(ref, now)
         actual = current.version if current else 0
-        if expected is not None and expected != actual:
-            raise ConflictError(
-                f"{ref} is at version {actual}, expected {expected}",
-                expected=expected,
-                actual=actual,
-            )
+        check_version(ref, expected, actual)
         if current is None:
             return False
         self._state.collections[(ref.kind, ref.namespace)].remove(ref.id)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, runtime_checkable
 
-from agentmem.errors import InvalidInput
+from agentmem.errors import ConflictError, InvalidInput
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -376,6 +376,15 @@ def check_expected_version(expected_version: int | None) -> int | None:
             f"expected_version must be None or an int >= 0, got {expected_version!r}"
         )
     return expected_version
+
+
+def check_version(ref: Ref, expected: int | None, actual: int) -> None:
+    """Raise :class:`~agentmem.errors.ConflictError` unless ``expected`` (when given)
+    equals the record's current version (0 when absent or expired)."""
+    if expected is not None and expected != actual:
+        raise ConflictError(
+            f"{ref} is at version {actual}, expected {expected}", expected=expected, actual=actual
+        )
 
 
 def check_refs(refs: Sequence[Ref]) -> Sequence[Ref]:

@@ -7,8 +7,8 @@
 
 from agentmem.routing.failover import FailoverStore
 from agentmem.routing.health import FailoverStats, RoutingState
-from agentmem.routing.plugin import failover_url, tiered_url
 from agentmem.routing.tiered import TieredStore
+from agentmem.routing.urls import failover_url, tiered_url
 
 __all__ = [
     "FailoverStats",

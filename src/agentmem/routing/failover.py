@@ -19,7 +19,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_exponential, wait_random
@@ -31,6 +30,7 @@ from agentmem.routing.epoch import PRIMARY_EPOCH_REF, FallbackMeta, ensure_prima
 from agentmem.routing.health import FailoverStats, RoutingState, call_with_timeout, same_content
 from agentmem.routing.outbox import Outbox, OutboxEntry
 from agentmem.routing.replay import refill, replay_entries
+from agentmem.routing.urls import failover_url
 from agentmem.store import (
     Capabilities,
     Change,
@@ -177,10 +177,7 @@ class FailoverStore(StoreBase):
 
     @property
     def url(self) -> str:
-        return (
-            f"failover://?primary={quote(self._primary_store.url, safe='')}"
-            f"&fallback={quote(self._fallback.url, safe='')}"
-        )
+        return failover_url(self._primary_store.url, self._fallback.url)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from agentmem.errors import BackendUnavailable, ConfigurationError
 from agentmem.hookspecs import BackendRegistrar, hookimpl
@@ -28,6 +28,7 @@ from agentmem.plugins import open_store
 from agentmem.routing.deferred import DeferredStore, mask_password
 from agentmem.routing.failover import FailoverStore
 from agentmem.routing.tiered import TieredStore
+from agentmem.routing.urls import failover_url, tiered_url
 from agentmem.store import MemoryStore
 
 log = logging.getLogger("agentmem.routing")
@@ -35,17 +36,6 @@ log = logging.getLogger("agentmem.routing")
 __all__ = ["failover_url", "open_failover_store", "open_tiered_store", "tiered_url"]
 
 _FLOAT_OPTIONS = ("call_timeout", "probe_initial", "probe_max", "probe_jitter")
-
-
-def tiered_url(fast: str, durable: str) -> str:
-    """The ``tiered://`` URL of a TieredStore over the two URLs."""
-    return "tiered://?" + urlencode({"fast": fast, "durable": durable})
-
-
-def failover_url(primary: str, fallback: str, **settings: str | float) -> str:
-    """The ``failover://`` URL of a FailoverStore; ``settings`` become query parameters."""
-    query: dict[str, str | float] = {"primary": primary, "fallback": fallback, **settings}
-    return "failover://?" + urlencode(query)
 
 
 def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) -> dict[str, str]:

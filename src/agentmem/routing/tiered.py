@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from urllib.parse import quote
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeStream
 from agentmem.routing.health import same_content
+from agentmem.routing.urls import tiered_url
 from agentmem.store import Capabilities, Hit, MemoryStore, Page, Record, Ref
 
 __all__ = ["TieredStore"]
@@ -65,10 +65,7 @@ class TieredStore(StoreBase):
 
     @property
     def url(self) -> str:
-        return (
-            f"tiered://?fast={quote(self._fast.url, safe='')}"
-            f"&durable={quote(self._durable.url, safe='')}"
-        )
+        return tiered_url(self._fast.url, self._durable.url)
 
     @property
     def capabilities(self) -> Capabilities:

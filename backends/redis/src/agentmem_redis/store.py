@@ -41,6 +41,7 @@ from agentmem.store import (
     check_limit,
     check_refs,
     check_tags,
+    check_version,
 )
 from agentmem_redis.config import RedisOptions, parse_url
 from agentmem_redis.errors import translate
@@ -300,12 +301,7 @@ class RedisStore(StoreBase):
                         continue
                     corrected.add(ref)
                     self._remember(ref, actual, actual_c)
-                    if expected is not None and actual != expected:
-                        raise ConflictError(
-                            f"{ref} is at version {actual}, expected {expected}",
-                            expected=expected,
-                            actual=actual,
-                        )
+                    check_version(ref, expected, actual)
                 retry += indices
             if not retry:
                 return [r for r in results if r is not None]
@@ -368,12 +364,8 @@ class RedisStore(StoreBase):
         reply = await self._link.run_script("delete", *self._delete_call(ref, expected, self.now()))
         self._known.pop(ref, None)
         if int(reply[0]) == 0:
-            actual = int(reply[1])
-            raise ConflictError(
-                f"{ref} is at version {actual}, expected {expected}",
-                expected=expected,
-                actual=actual,
-            )
+            # The script refused: the version it found differs from the expected one.
+            check_version(ref, expected, int(reply[1]))
         return int(reply[1]) > 0
 
     async def delete_many(self, refs: Sequence[Ref]) -> int:

@@ -29,7 +29,6 @@ from agentmem import (
     ChangeStream,
     Codec,
     ConfigurationError,
-    ConflictError,
     CorruptRecord,
     Hit,
     InvalidInput,
@@ -47,6 +46,7 @@ from agentmem.store import (
     check_limit,
     check_refs,
     check_tags,
+    check_version,
 )
 from agentmem_sqlite.columns import (
     document_tokens,
@@ -332,12 +332,7 @@ class SQLiteStore(StoreBase):
             current = (await self._current(conn, [ref])).get(ref)
             live = current is not None and current.live(now_us)
             actual = current.version if current is not None and live else 0
-            if expected is not None and expected != actual:
-                raise ConflictError(
-                    f"{ref} is at version {actual}, expected {expected}",
-                    expected=expected,
-                    actual=actual,
-                )
+            check_version(ref, expected, actual)
             created = from_micros(current.created_at) if current is not None and live else now
             stored = record.stored(version=actual + 1, created_at=created, updated_at=now)
             await conn.execute(_UPSERT, self._row(stored, scope))
@@ -435,12 +430,7 @@ class SQLiteStore(StoreBase):
             current = (await self._current(conn, [ref])).get(ref)
             live = current is not None and current.live(now_us)
             actual = current.version if current is not None and live else 0
-            if expected is not None and expected != actual:
-                raise ConflictError(
-                    f"{ref} is at version {actual}, expected {expected}",
-                    expected=expected,
-                    actual=actual,
-                )
+            check_version(ref, expected, actual)
             if current is None:
                 return False
             # An expired row is reclaimed here too, silently: expiry emits no change.
