@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.redis_servers import RedisClusterProcesses, RedisServer, require_redis
+from tests.support.redis_servers import (
+    EXPECT_SETTING,
+    SERVER_SETTING,
+    RedisClusterProcesses,
+    RedisServer,
+    require_redis,
+    server_build,
+)
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    # A matrix cell's log must say what it ran on, so a failure on one server or one
+    # Python is attributable from the log alone.
+    python = f"python: {platform.python_implementation()} {platform.python_version()}"
+    lines = [f"{python} ({sys.executable})"]
+    source = SERVER_SETTING if os.environ.get(SERVER_SETTING) else "PATH"
+    try:
+        lines.append(f"server: {server_build()} [from {source}]")
+    except (RuntimeError, OSError) as exc:
+        lines.append(f"server: none ({exc})")
+    if os.environ.get(EXPECT_SETTING):
+        lines.append(f"cell expects server: {os.environ[EXPECT_SETTING]}")
+    scale = os.environ.get("AGENTMEM_HYPOTHESIS_SCALE")
+    if scale:
+        lines.append(f"hypothesis example scale: {scale}")
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,6 +11,8 @@
 - ``agentmem search QUERY --kind KIND``: ranked hits (score, id, first line of text).
 - ``agentmem export --kind KIND`` / ``agentmem import FILE``: records as JSON Lines
   (:mod:`agentmem.jsonl`); import keeps versions and skips records already as new.
+- ``agentmem mcp [FLAGS]``: the MCP server of the separate ``agentmem-mcp`` distribution
+  (``agentmem mcp --help`` lists its flags).
 
 Every command but ``backends`` finds its store the way :func:`create_memory_adapter` does
 (``--url``, ``AGENTMEM_URL``, ``--backend``/``MEMORY_BACKEND``, ``--sqlite-path``...; see
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "import", parents=[store_options], help="write records from a JSON Lines export"
     )
     import_.add_argument("file", help="the JSON Lines file ('-' for stdin)")
+    commands.add_parser("mcp", help="serve the memory over MCP (pip install agentmem-mcp)")
     return parser
 
 
@@ -249,9 +252,26 @@ def _backends() -> None:
 _COMMANDS = {"stats": _stats, "search": _search, "export": _export, "import": _import}
 
 
+def _mcp(argv: list[str]) -> int:
+    """``agentmem mcp``: hand every flag to agentmem-mcp, imported only when asked for."""
+    import importlib
+
+    try:
+        server = importlib.import_module("agentmem_mcp")
+    except ImportError as exc:
+        missing = exc.name == "agentmem_mcp"
+        reason = "is not installed" if missing else f"cannot be imported ({exc})"
+        print(f"agentmem: the MCP server {reason}: pip install agentmem-mcp", file=sys.stderr)
+        return EXIT_ERROR
+    return int(server.main(argv, prog="agentmem mcp"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentmem`` command; returns the exit status."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mcp"]:
+        return _mcp(argv[1:])
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         if args.command == "demo":

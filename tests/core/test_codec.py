@@ -22,6 +22,7 @@ from zlib_ng import zlib_ng
 from agentmem.codec import DATETIME_EXT, FORMAT_VERSION, Codec
 from agentmem.errors import CorruptRecord, InvalidInput, RecordTooLarge
 from agentmem.store import Record, Ref
+from agentmem.testing import scaled_examples
 from agentmem.testing.strategies import bodies, names, plain_values, utc_datetimes
 
 SECRET = b"a-secret-of-32-bytes-for-testing"
@@ -82,7 +83,7 @@ def ext(code: int, data: bytes) -> bytes:
 
 @with_codec
 @given(record=records)
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled_examples(60), suppress_health_check=[HealthCheck.too_slow])
 def test_record_round_trip(codec: Codec, record: Record) -> None:
     data = codec.encode(record)
     assert codec.decode(data) == record
@@ -91,14 +92,14 @@ def test_record_round_trip(codec: Codec, record: Record) -> None:
 
 @with_codec
 @given(value=plain_values)
-@settings(max_examples=60)
+@settings(max_examples=scaled_examples(60))
 def test_plain_value_round_trip(codec: Codec, value: Any) -> None:
     assert codec.unpack(codec.pack(value)) == value
 
 
 @with_codec
 @given(body=bodies)
-@settings(max_examples=60)
+@settings(max_examples=scaled_examples(60))
 def test_body_round_trip(codec: Codec, body: dict[str, Any]) -> None:
     assert codec.unpack(codec.pack(body)) == body
 
@@ -118,7 +119,7 @@ def test_readers_without_secret_read_signed_records() -> None:
 
 
 @given(value=plain_values | bodies)
-@settings(max_examples=100)
+@settings(max_examples=scaled_examples(100))
 def test_compression_is_kept_only_when_it_saves_space(value: Any) -> None:
     plain = CODECS["never-compress"].pack(value)
     squeezed = CODECS["always-compress"].pack(value)
@@ -184,7 +185,7 @@ def test_trailing_garbage_is_corrupt(codec: Codec, garbage: bytes) -> None:
 
 @with_codec
 @given(data=st.binary(max_size=400))
-@settings(max_examples=150)
+@settings(max_examples=scaled_examples(150))
 def test_random_bytes_decode_or_raise_corrupt(codec: Codec, data: bytes) -> None:
     with contextlib.suppress(CorruptRecord):
         assert isinstance(codec.decode(data), Record)
@@ -194,7 +195,7 @@ def test_random_bytes_decode_or_raise_corrupt(codec: Codec, data: bytes) -> None
 
 @with_codec
 @given(flag=st.sampled_from(sorted(VALID_FLAGS)), rest=st.binary(max_size=400))
-@settings(max_examples=150)
+@settings(max_examples=scaled_examples(150))
 def test_random_bytes_behind_a_valid_flag_decode_or_raise_corrupt(
     codec: Codec, flag: int, rest: bytes
 ) -> None:
@@ -212,7 +213,7 @@ _FIELDS = ("k", "n", "i", "v", "c", "u", "e", "g", "x", "b")
         min_size=8,
     )
 )
-@settings(max_examples=200)
+@settings(max_examples=scaled_examples(200))
 def test_hostile_record_maps_decode_or_raise_corrupt(fields: dict[str, Any]) -> None:
     data = CODECS["never-compress"].pack(fields)
     try:

@@ -37,7 +37,12 @@ BROKEN_STORES = {
 
 
 @pytest.mark.parametrize("bug", sorted(BROKEN_STORES))
-def test_contract_suite_fails_a_broken_store(pytester: pytest.Pytester, bug: str) -> None:
+def test_contract_suite_fails_a_broken_store(
+    pytester: pytest.Pytester, bug: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding a planted bug needs the examples asked for: secondary matrix cells scale
+    # examples down (AGENTMEM_HYPOTHESIS_SCALE), which must not make this test miss one.
+    monkeypatch.setenv("AGENTMEM_HYPOTHESIS_SCALE", "1")
     method, must_fail = BROKEN_STORES[bug]
     pytester.makepyfile(
         test_broken=textwrap.dedent(

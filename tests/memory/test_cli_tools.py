@@ -21,6 +21,7 @@ from agentmem.errors import InvalidInput
 from agentmem.jsonl import decode_value, dumps_record, encode_value, loads_record
 from agentmem.memory.factory import sqlite_url
 from agentmem.store import Record, Ref
+from agentmem.testing import scaled_examples
 from agentmem.testing.strategies import bodies, names, plain_values, utc_datetimes
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -243,7 +244,7 @@ def _records(draw: st.DrawFn) -> Record:
     )
 
 
-@settings(max_examples=300)
+@settings(max_examples=scaled_examples(300))
 @given(_records())
 @example(Record(ref=Ref("skill", "s", "x"), body={"k": {"$bytes": "AAEC"}}, version=1))
 @example(Record(ref=Ref("skill", "s", "x"), body={"k": {"$dict": {"$float": "inf"}}}, version=1))

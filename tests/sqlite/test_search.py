@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from agentmem import Record, Ref
 from agentmem.inmemory import InMemoryStore
-from agentmem.testing import ManualClock
+from agentmem.testing import ManualClock, scaled_examples
 from agentmem.testing.strategies import HOSTILE_SNIPPETS, hostile_texts, names
 from agentmem_sqlite import SQLiteStore
 
@@ -114,7 +114,7 @@ async def test_updates_and_deletes_leave_no_stale_postings(
 
 
 _hypothesis = settings(
-    max_examples=60,
+    max_examples=scaled_examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

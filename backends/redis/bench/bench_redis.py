@@ -2,7 +2,8 @@
 
 Run:  python backends/redis/bench/bench_redis.py [--url redis://host:port/0] [--big 100000]
 
-Without --url it starts a private redis-server (no persistence) on a free port. Prints
+Without --url it starts a private server (no persistence) on a free port: redis-server, or
+the binary AGENTMEM_REDIS_SERVER names (`nox -s servers` prints Redis 8's and Valkey 9's). Prints
 p50/p99 latency and throughput of get, put, get_many(100), put_many(100) and search for
 the store and for raw redis-py with the same payloads, and their ratios. Search runs on
 Zipf-distributed text at 10k and 100k records, to show how its cost grows.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import random
 import shutil
 import socket
@@ -42,9 +44,11 @@ def start_server() -> tuple[subprocess.Popen[bytes], str, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     directory = tempfile.mkdtemp(prefix="agentmem-bench-")
-    server = shutil.which("redis-server")
+    # The same setting as the tests' fixtures: `nox -s servers` prints one per server.
+    name = os.environ.get("AGENTMEM_REDIS_SERVER") or "redis-server"
+    server = shutil.which(name)
     if server is None:
-        raise SystemExit("redis-server not on PATH")
+        raise SystemExit(f"{name} is not an executable (set AGENTMEM_REDIS_SERVER)")
     proc = subprocess.Popen(
         [
             server,

@@ -24,6 +24,7 @@ from agentmem.testing.stateful import (
     StoreModel,
     make_store_state_machine,
     run_store_state_machine,
+    scaled_examples,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "StoreModel",
     "make_store_state_machine",
     "run_store_state_machine",
+    "scaled_examples",
 ]
 
 

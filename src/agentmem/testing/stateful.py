@@ -8,6 +8,7 @@ namespaces so runs can share one server.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "StoreModel",
     "make_store_state_machine",
     "run_store_state_machine",
+    "scaled_examples",
 ]
 
 StoreFactory = Callable[[Clock], Awaitable[MemoryStore]]
@@ -307,6 +309,20 @@ def make_store_state_machine(
     return StoreMachine
 
 
+def scaled_examples(count: int) -> int:
+    """``count`` times AGENTMEM_HYPOTHESIS_SCALE (a float, default 1), at least 1.
+
+    The nox matrix runs its secondary cells (other Pythons) at a fraction of the examples:
+    the anchor cells search deep, the others check that the same code runs there.
+    """
+    raw = os.environ.get("AGENTMEM_HYPOTHESIS_SCALE", "").strip()
+    try:
+        scale = float(raw) if raw else 1.0
+    except ValueError:
+        raise ValueError(f"AGENTMEM_HYPOTHESIS_SCALE must be a number, not {raw!r}") from None
+    return max(1, round(count * scale))
+
+
 def run_store_state_machine(
     factory: StoreFactory, config: StateMachineSettings | None = None
 ) -> None:
@@ -316,7 +332,7 @@ def run_store_state_machine(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=config.max_examples,
+            max_examples=scaled_examples(config.max_examples),
             stateful_step_count=config.step_count,
             deadline=None,
             phases=[p for p in Phase if config.shrink or p is not Phase.shrink],
