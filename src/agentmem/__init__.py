@@ -21,6 +21,7 @@ from agentmem.errors import (
     CorruptRecord,
     InvalidInput,
     RecordTooLarge,
+    StoreClosed,
 )
 from agentmem.hookspecs import hookimpl
 from agentmem.memory import AgentMemory, create_memory_adapter
@@ -59,6 +60,7 @@ __all__ = [
     "RecordTooLarge",
     "Ref",
     "StoreBase",
+    "StoreClosed",
     "__version__",
     "backends",
     "create_memory_adapter",

@@ -2,22 +2,57 @@
 
 Backends (ours and third parties') may subclass :class:`StoreBase`; it carries no
 storage logic, only what every store would otherwise repeat.
+
+A store still open when the interpreter exits (a script that raised before ``close()``,
+or forgot it) is reported with a :class:`ResourceWarning` and its :meth:`StoreBase._abandon`
+hook releases what it can without an event loop. Backends must never keep the process
+alive: their worker threads are daemon threads (see agentmem_sqlite.connection).
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import socket
+import warnings
+import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Self
 
-from agentmem.errors import InvalidInput
+from agentmem.errors import InvalidInput, StoreClosed
 from agentmem.store import Clock, utcnow
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["StoreBase", "default_origin"]
+__all__ = ["StoreBase", "default_origin", "open_stores"]
+
+log = logging.getLogger("agentmem")
+
+# Every StoreBase not yet closed; weak, so a dropped store is not kept alive by this.
+_open: weakref.WeakSet[StoreBase] = weakref.WeakSet()
+
+
+def open_stores() -> list[StoreBase]:
+    """The stores of this process that were opened and not closed yet."""
+    return list(_open)
+
+
+@atexit.register
+def _report_unclosed() -> None:
+    """At interpreter exit: warn about each store never closed, and release it."""
+    for store in list(_open):
+        _open.discard(store)
+        warnings.warn(
+            f"{type(store).__name__} was never closed; use 'async with' or await close()",
+            ResourceWarning,
+            stacklevel=1,
+        )
+        try:
+            store._abandon()
+        except Exception:  # exiting anyway: report, never block or raise at exit
+            log.exception("releasing unclosed %s at exit failed", type(store).__name__)
 
 
 def default_origin() -> str:
@@ -34,6 +69,7 @@ class StoreBase:
         self._origin = origin or default_origin()
         self._clock: Clock = clock or utcnow
         self._closed = False
+        _open.add(self)
 
     @property
     def origin(self) -> str:
@@ -52,15 +88,21 @@ class StoreBase:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError(f"{type(self).__name__} is closed")
+            raise StoreClosed(f"{type(self).__name__} is closed: open a new one")
 
     async def _close(self) -> None:
         """Release resources; called once by :meth:`close`."""
 
+    def _abandon(self) -> None:
+        """Release resources without an event loop; called at interpreter exit for a store
+        that was never closed. Must not block for long."""
+
     async def close(self) -> None:
+        """Release connections; calling it again does nothing."""
         if self._closed:
             return
         self._closed = True
+        _open.discard(self)
         await self._close()
 
     async def __aenter__(self) -> Self:

@@ -37,5 +37,13 @@ class ConfigurationError(AgentMemError):
     """The store cannot be opened as configured: bad URL, wrong password, missing plugin."""
 
 
+class StoreClosed(AgentMemError, RuntimeError):
+    """A store or an :class:`~agentmem.memory.AgentMemory` was used after ``close()``.
+
+    Also a :class:`RuntimeError`, which closed stores raised before, so existing
+    ``except RuntimeError`` handlers keep working.
+    """
+
+
 class InvalidInput(AgentMemError, ValueError):
     """An argument is malformed: an empty or over-long id, a bad kind name, a naive datetime."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from agentmem.errors import InvalidInput
+from agentmem.errors import InvalidInput, StoreClosed
 from agentmem.hookspecs import Embedder
 from agentmem.memory import consolidation
 from agentmem.memory.config import (
@@ -42,11 +42,43 @@ from agentmem.memory.status import BackendStatus
 from agentmem.memory.working import WorkingMemory
 from agentmem.store import Clock, MemoryStore, Ref, utcnow
 
-__all__ = ["AgentMemory"]
+__all__ = ["AgentMemory", "check_adapter_arguments"]
 
 log = logging.getLogger("agentmem.memory")
 
 MAX_AGENT_ID_LENGTH = 100
+
+
+def check_adapter_arguments(
+    *,
+    agent_id: str,
+    namespace: str,
+    working_capacity: int,
+    ttls: TTLSpec | None,
+    session_id: str | None = None,
+) -> dict[str, timedelta | None]:
+    """Validate what :class:`AgentMemory` is given; returns the resolved TTLs.
+
+    The factory calls it before opening a store, so refused arguments never leave an
+    opened store behind. Raises :class:`~agentmem.errors.InvalidInput`.
+    """
+    if not isinstance(agent_id, str) or not agent_id or len(agent_id) > MAX_AGENT_ID_LENGTH:
+        raise InvalidInput(
+            f"agent_id must be a non-empty str of at most {MAX_AGENT_ID_LENGTH} characters"
+        )
+    if not isinstance(namespace, str) or not namespace or "/" in namespace:
+        raise InvalidInput(f"namespace must be a non-empty str without '/', got {namespace!r}")
+    # Validates the longest namespace this adapter will use (length, characters).
+    Ref(WORKING, working_namespace(namespace, agent_id), "_")
+    if (
+        not isinstance(working_capacity, int)
+        or isinstance(working_capacity, bool)
+        or working_capacity < 1
+    ):
+        raise InvalidInput(f"working capacity must be an int >= 1, got {working_capacity!r}")
+    if session_id is not None:
+        check_session_id(session_id)
+    return resolve_ttls(ttls)
 
 
 class AgentMemory:
@@ -89,17 +121,16 @@ class AgentMemory:
         owns_store: bool = True,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(agent_id, str) or not agent_id or len(agent_id) > MAX_AGENT_ID_LENGTH:
-            raise InvalidInput(
-                f"agent_id must be a non-empty str of at most {MAX_AGENT_ID_LENGTH} characters"
-            )
-        if not isinstance(namespace, str) or not namespace or "/" in namespace:
-            raise InvalidInput(f"namespace must be a non-empty str without '/', got {namespace!r}")
-        # Validates the longest namespace this adapter will use (length, characters).
-        Ref(WORKING, working_namespace(namespace, agent_id), "_")
+        resolved_ttls = check_adapter_arguments(
+            agent_id=agent_id,
+            namespace=namespace,
+            working_capacity=working_capacity,
+            ttls=ttls,
+            session_id=session_id,
+        )
         self._store = store
         self._owns_store = owns_store
-        self._space = MemorySpace(store, agent_id, namespace, resolve_ttls(ttls), clock or utcnow)
+        self._space = MemorySpace(store, agent_id, namespace, resolved_ttls, clock or utcnow)
         self._retriever = Retriever(
             store, self._space.clock, weights=ranking, embedder=resolve_embedder(embedder)
         )
@@ -156,7 +187,7 @@ class AgentMemory:
             if self._initialized:
                 return
             if self._closed:
-                raise InvalidInput("this AgentMemory is closed")
+                raise StoreClosed("this AgentMemory is closed: create a new one")
             await self._sessions.ensure(self.session_id)
             await self.working.load(self.session_id)
             if self._hub is not None:
@@ -164,6 +195,8 @@ class AgentMemory:
             self._initialized = True
 
     async def _ready(self) -> None:
+        if self._closed:
+            raise StoreClosed("this AgentMemory is closed: create a new one")
         if not self._initialized:
             await self.initialize()
 

@@ -16,26 +16,39 @@ Resolution, first match wins:
      into SQLite, answers from SQLite while Redis is down, journals writes and replays
      them when Redis is back (see :func:`redis_with_fallback_url`).
    - any other scheme a plugin registered: ``"<scheme>://"``.
+
+Store options (``**store_options`` and their environment variables) are routed to the
+store each belongs to by :mod:`agentmem.memory.settings`; the adapter's own arguments are
+checked before any store is opened, so a refused argument leaves nothing open.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
-from agentmem.memory.adapter import AgentMemory
-from agentmem.memory.config import DEFAULT_NAMESPACE, DEFAULT_WORKING_CAPACITY, TTLSpec
+from agentmem.memory.adapter import AgentMemory, check_adapter_arguments
+from agentmem.memory.config import DEFAULT_NAMESPACE, TTLSpec
 from agentmem.memory.ranking import RankingWeights
+from agentmem.memory.settings import (
+    env_compress_threshold,
+    env_ttls,
+    env_working_capacity,
+    split_store_options,
+)
 from agentmem.plugins import backends, open_store
 from agentmem.routing import failover_url
 from agentmem.routing.deferred import mask_password
 
 __all__ = [
+    "backend_name",
     "create_memory_adapter",
     "default_sqlite_path",
     "redis_url",
@@ -56,12 +69,25 @@ def default_sqlite_path() -> Path:
     return Path(data_home) / "agentmem" / "memory.db"
 
 
-def sqlite_url(path: str | os.PathLike[str] | None = None) -> str:
-    """The ``sqlite://`` URL of a file (the default file when None); creates its folder."""
+def _query(options: Mapping[str, str] | None) -> str:
+    return "?" + urlencode(sorted(options.items())) if options else ""
+
+
+def sqlite_url(
+    path: str | os.PathLike[str] | None = None, options: Mapping[str, str] | None = None
+) -> str:
+    """The ``sqlite://`` URL of a file (the default file when None); creates its folder.
+    ``options`` become the URL's query (``busy_timeout``, ...)."""
     file = Path(path).expanduser() if path is not None else default_sqlite_path()
     file = file.absolute()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    return "sqlite://" + quote(str(file), safe="/")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the folder of SQLite file {file}: {exc.strerror or exc}; "
+            "pass sqlite_path= or set AGENTMEM_SQLITE_PATH to a writable place"
+        ) from exc
+    return "sqlite://" + quote(str(file), safe="/") + _query(options)
 
 
 def _env_int(name: str, given: int | None, default: int) -> int:
@@ -81,18 +107,20 @@ def redis_url(
     port: int | None = None,
     db: int | None = None,
     password: str | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> str:
-    """``redis://[:password@]host:port/db`` from arguments or ``REDIS_*`` variables."""
+    """``redis://[:password@]host:port/db`` from arguments or ``REDIS_*`` variables;
+    ``options`` become the URL's query (``max_connections``, ``socket_timeout``, ...)."""
     host = host or os.environ.get("REDIS_HOST") or "localhost"
     port = _env_int("REDIS_PORT", port, 6379)
     db = _env_int("REDIS_DB", db, 0)
     password = password if password is not None else os.environ.get("REDIS_PASSWORD")
     auth = f":{quote(password, safe='')}@" if password else ""
     netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"redis://{auth}{netloc}:{port}/{db}"
+    return f"redis://{auth}{netloc}:{port}/{db}" + _query(options)
 
 
-def redis_with_fallback_url(redis: str, sqlite: str) -> str:
+def redis_with_fallback_url(redis: str, sqlite: str, **settings: str | float) -> str:
     """The one place that decides what ``backend="redis"`` means: Redis as primary,
     SQLite as fallback and second copy (FailoverStore mirrors acknowledged writes).
 
@@ -101,6 +129,14 @@ def redis_with_fallback_url(redis: str, sqlite: str) -> str:
     the same one.
     """
     return failover_url(redis, sqlite, journal=f"failover {mask_password(redis)}"[:256])
+
+
+def backend_name(backend: str | None = None, *, url: str | None = None) -> str | None:
+    """The backend name the rules pick (``sqlite``, ``redis``, ``memory``, a plugin
+    scheme), or None when a URL (``url=`` or ``AGENTMEM_URL``) names the store."""
+    if url or (backend is None and os.environ.get("AGENTMEM_URL")):
+        return None
+    return (backend or os.environ.get("MEMORY_BACKEND") or "sqlite").strip().lower()
 
 
 def resolve_store_url(
@@ -112,8 +148,15 @@ def resolve_store_url(
     redis_db: int | None = None,
     redis_password: str | None = None,
     sqlite_path: str | os.PathLike[str] | None = None,
+    redis_options: Mapping[str, str] | None = None,
+    sqlite_options: Mapping[str, str] | None = None,
+    failover_options: Mapping[str, str] | None = None,
 ) -> str:
-    """The store URL the factory opens (rules in the module docstring)."""
+    """The store URL the factory opens (rules in the module docstring).
+
+    For ``backend="redis"``, ``redis_options``, ``sqlite_options`` and
+    ``failover_options`` go into the query of the URL of the store they belong to.
+    """
     if url:
         return url
     if backend is None and os.environ.get("AGENTMEM_URL"):
@@ -125,7 +168,9 @@ def resolve_store_url(
         return "memory://"
     if name == "redis":
         return redis_with_fallback_url(
-            redis_url(redis_host, redis_port, redis_db, redis_password), sqlite_url(sqlite_path)
+            redis_url(redis_host, redis_port, redis_db, redis_password, redis_options),
+            sqlite_url(sqlite_path, sqlite_options),
+            **(failover_options or {}),
         )
     if name in backends():
         return f"{name}://"
@@ -148,8 +193,9 @@ async def create_memory_adapter(
     sqlite_path: str | os.PathLike[str] | None = None,
     *,
     namespace: str = DEFAULT_NAMESPACE,
-    working_capacity: int = DEFAULT_WORKING_CAPACITY,
+    working_capacity: int | None = None,
     ttls: TTLSpec | None = None,
+    compress_threshold: int | None = None,
     embedder: str | Embedder | bool | None = None,
     ranking: RankingWeights | None = None,
     **store_options: Any,
@@ -164,9 +210,35 @@ async def create_memory_adapter(
     >>> asyncio.run(demo())
     1
 
-    ``store_options`` go to the store opener. The store writes as ``agent_id`` (the
-    origin carried by its changes, which is how notifications skip the agent's own).
+    ``store_options`` go to the store each belongs to (for ``backend="redis"``:
+    ``max_connections=`` to Redis, ``busy_timeout=`` to SQLite, ``call_timeout=`` to the
+    failover store; see :mod:`agentmem.memory.settings`). ``working_capacity``, ``ttls``
+    and ``compress_threshold`` default to ``AGENTMEM_WORKING_CAPACITY``,
+    ``AGENTMEM_TTL_<KIND>`` and ``AGENTMEM_COMPRESS_THRESHOLD``. The store writes as
+    ``agent_id`` (the origin carried by its changes, which is how notifications skip the
+    agent's own).
     """
+    capacity = env_working_capacity(working_capacity)
+    lifetimes = env_ttls(ttls)
+    # Everything the adapter would refuse is refused before a store is opened.
+    check_adapter_arguments(
+        agent_id=agent_id,
+        namespace=namespace,
+        working_capacity=capacity,
+        ttls=lifetimes,
+        session_id=session_id,
+    )
+    name = backend_name(backend, url=url)
+    split = split_store_options(name if name in ("redis", "sqlite") else None, store_options)
+    threshold = env_compress_threshold(compress_threshold)
+    if threshold is not None:
+        if "codec" in split.keywords:
+            raise ConfigurationError("pass either codec= or compress_threshold=, not both")
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+            raise ConfigurationError(
+                f"compress_threshold must be an int >= 0 (bytes), got {threshold!r}"
+            )
+        split.keywords["codec"] = Codec(compress_threshold=threshold)
     target = resolve_store_url(
         backend,
         url=url,
@@ -175,19 +247,26 @@ async def create_memory_adapter(
         redis_db=redis_db,
         redis_password=redis_password,
         sqlite_path=sqlite_path,
+        redis_options=split.redis,
+        sqlite_options=split.sqlite,
+        failover_options=split.failover,
     )
-    store = await open_store(target, origin=agent_id, **store_options)
-    memory = AgentMemory(
-        store,
-        agent_id=agent_id,
-        session_id=session_id,
-        namespace=namespace,
-        working_capacity=working_capacity,
-        ttls=ttls,
-        enable_pubsub=enable_pubsub,
-        embedder=embedder,
-        ranking=ranking,
-    )
+    store = await open_store(target, origin=agent_id, **split.keywords)
+    try:
+        memory = AgentMemory(
+            store,
+            agent_id=agent_id,
+            session_id=session_id,
+            namespace=namespace,
+            working_capacity=capacity,
+            ttls=lifetimes,
+            enable_pubsub=enable_pubsub,
+            embedder=embedder,
+            ranking=ranking,
+        )
+    except BaseException:
+        await store.close()
+        raise
     try:
         await memory.initialize()
     except BaseException:

@@ -6,6 +6,10 @@ handler waits for it up to ``busy_timeout``, and :func:`retrying` covers the cas
 SQLite reports SQLITE_BUSY without waiting (WAL recovery, snapshot conflicts): it retries
 with jittered exponential backoff until the same bound, then raises BackendUnavailable.
 So "database is locked" never reaches the caller.
+
+Each aiosqlite connection runs its queries on a worker thread. Those threads are made
+daemon threads here: a program that raises before closing its store (or forgets to) must
+still exit, and Python joins non-daemon threads before any exit hook could close them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import os
 import random
 import sqlite3
 import stat
+import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
@@ -25,7 +31,7 @@ import aiosqlite
 from agentmem import BackendUnavailable, ConfigurationError, CorruptRecord
 from agentmem_sqlite.options import SQLiteOptions
 
-__all__ = ["connect", "create_private_file", "is_busy", "retrying"]
+__all__ = ["abandon", "connect", "create_private_file", "is_busy", "retrying"]
 
 log = logging.getLogger("agentmem.sqlite.connection")
 
@@ -42,6 +48,7 @@ _UNAVAILABLE_CODES: Final = (
 _CORRUPT_CODES: Final = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 _FIRST_BACKOFF: Final = 0.002
 _MAX_BACKOFF: Final = 0.1
+_STOP_WAIT: Final = 2.0
 
 
 def _primary_code(exc: sqlite3.Error) -> int | None:
@@ -122,12 +129,51 @@ def create_private_file(path: str) -> None:
     os.close(fd)
 
 
+def _worker(conn: aiosqlite.Connection) -> threading.Thread:
+    # aiosqlite exposes no option for this; its worker is the Connection's _thread.
+    thread: threading.Thread = conn._thread
+    return thread
+
+
+async def _stopped(conn: aiosqlite.Connection) -> None:
+    """Wait (bounded) until a failed connection's worker thread has ended.
+
+    aiosqlite stops the worker of a connection that failed to open by queueing a stop
+    whose completion the thread posts back to the event loop. Returning before it ran
+    would leave the thread posting to a loop that may be closed by then.
+    """
+    thread = _worker(conn)
+    deadline = time.monotonic() + _STOP_WAIT
+    # A thread has no awaitable end; polling for a few milliseconds costs nothing here.
+    while thread.is_alive() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0)  # let the posted completion run
+
+
+def abandon(conn: aiosqlite.Connection) -> None:
+    """Close a connection without an event loop (interpreter exit, store never closed)."""
+    thread = _worker(conn)
+    if not thread.is_alive():
+        return
+    # aiosqlite's stop() queues the close behind any query still running on the thread.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # get_event_loop() without a loop
+        conn.stop()
+    thread.join(_STOP_WAIT)
+
+
 async def connect(path: str, options: SQLiteOptions, *, reader: bool) -> aiosqlite.Connection:
     """Open one connection in autocommit mode (transactions are explicit) with our pragmas."""
+    conn = aiosqlite.connect(path, isolation_level=None)
+    _worker(conn).daemon = True
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        await conn
     except sqlite3.Error as exc:
+        await _stopped(conn)
         raise ConfigurationError(f"cannot open SQLite file {path}: {exc}") from exc
+    except BaseException:
+        await _stopped(conn)
+        raise
     try:
         busy_ms = max(1, int(options.busy_timeout * 1000))
         await conn.execute(f"PRAGMA busy_timeout = {busy_ms:d}")

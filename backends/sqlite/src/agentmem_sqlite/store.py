@@ -55,7 +55,7 @@ from agentmem_sqlite.columns import (
     tags_json,
     to_micros,
 )
-from agentmem_sqlite.connection import connect, create_private_file, is_busy, retrying
+from agentmem_sqlite.connection import abandon, connect, create_private_file, is_busy, retrying
 from agentmem_sqlite.options import SQLiteOptions, parse_url
 from agentmem_sqlite.schema import check_ownership, migrate
 
@@ -763,6 +763,12 @@ class SQLiteStore(StoreBase):
     async def ping(self) -> None:
         self._check_open()
         await self._read(lambda conn: conn.execute_fetchall("SELECT 1"))
+
+    def _abandon(self) -> None:
+        # Interpreter exit with the store never closed: the loop is gone, so close both
+        # connections on their own threads (committed writes are already durable).
+        abandon(self._writer)
+        abandon(self._reader)
 
     async def _close(self) -> None:
         if self._sweeper is not None:
