@@ -126,9 +126,12 @@ def redis_with_fallback_url(redis: str, sqlite: str, **settings: str | float) ->
 
     The journal (the outbox's namespace in the SQLite file) is named after the Redis URL
     explicitly, so a start with Redis down (the primary is then opened on first use) uses
-    the same one.
+    the same one. It is named without the URL's options, so changing a pool size or a
+    timeout keeps the journal. ``settings`` are the failover store's options
+    (``call_timeout``, ...).
     """
-    return failover_url(redis, sqlite, journal=f"failover {mask_password(redis)}"[:256])
+    journal = f"failover {mask_password(redis.partition('?')[0])}"[:256]
+    return failover_url(redis, sqlite, journal=journal, **settings)
 
 
 def backend_name(backend: str | None = None, *, url: str | None = None) -> str | None:
