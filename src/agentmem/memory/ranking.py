@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
 from agentmem.store import Clock, Hit, MemoryStore, Record
 
@@ -128,8 +129,9 @@ class Retriever:
         if self.embedder is not None and hits:
             vectors = await self.embedder([query, *(hit.record.text for hit in hits)])
             if len(vectors) != len(hits) + 1:
-                raise ValueError(
-                    f"embedder returned {len(vectors)} vectors for {len(hits) + 1} texts"
+                raise ConfigurationError(
+                    f"embedder returned {len(vectors)} vectors for {len(hits) + 1} texts: "
+                    "it must return one vector per text; fix or replace the embedder plugin"
                 )
             similarities = [cosine(vectors[0], v) for v in vectors[1:]]
         ranked = rank_hits(hits, now=self._clock(), weights=self.weights, similarities=similarities)

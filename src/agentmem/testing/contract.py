@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ import pytest
 import pytest_asyncio
 
 from agentmem.changes import ChangeStream
-from agentmem.errors import ConflictError, InvalidInput, RecordTooLarge
+from agentmem.errors import ConflictError, InvalidInput, RecordTooLarge, StoreClosed
 from agentmem.store import (
     WATCH_FROM_START,
     Capabilities,
@@ -126,6 +126,28 @@ class StoreContractTests:
             await opened.ping()
         await opened.close()
         await opened.close()
+
+    @aio
+    async def test_use_after_close_raises_store_closed(self, clock: ManualClock, ns: str) -> None:
+        opened = await self.make_store(clock)
+        ref = Ref("episodic", ns, "after-close")
+        await opened.put(Record(ref=ref, text="before close"))
+        await opened.close()
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "put": lambda: opened.put(Record(ref=ref)),
+            "put_many": lambda: opened.put_many([Record(ref=ref)]),
+            "get": lambda: opened.get(ref),
+            "get_many": lambda: opened.get_many([ref]),
+            "delete": lambda: opened.delete(ref),
+            "count": lambda: opened.count("episodic", ns),
+            "scan": lambda: opened.scan("episodic", ns),
+            "search": lambda: opened.search("episodic", ns, "close"),
+            "ping": lambda: opened.ping(),
+        }
+        for name, call in calls.items():
+            with pytest.raises(StoreClosed):
+                await call()
+            assert name  # which call failed shows in the traceback's locals
 
     # -- put / get ----------------------------------------------------------------------
 

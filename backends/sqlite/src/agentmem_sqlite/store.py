@@ -36,6 +36,7 @@ from agentmem import (
     Record,
     Ref,
     StoreBase,
+    StoreClosed,
 )
 from agentmem import text as textmod
 from agentmem.store import (
@@ -198,7 +199,15 @@ class SQLiteStore(StoreBase):
     async def _read(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         self._check_open()
         reader = self._reader
-        return await retrying(lambda: op(reader), bound=self._options.busy_timeout, path=self._path)
+        try:
+            return await retrying(
+                lambda: op(reader), bound=self._options.busy_timeout, path=self._path
+            )
+        except ValueError as exc:
+            # aiosqlite's "Connection closed": the store was closed while this call waited.
+            if self._closed:
+                raise StoreClosed(f"{self._path} was closed during the call") from exc
+            raise
 
     async def _write(self, body: Callable[[Conn, dict[tuple[str, str], int]], Awaitable[T]]) -> T:
         """Run ``body`` in a ``BEGIN IMMEDIATE`` transaction, retried while locked.
@@ -214,7 +223,12 @@ class SQLiteStore(StoreBase):
                 new_scopes.clear()
                 return await self._transaction(body, new_scopes)
 
-            result = await retrying(attempt, bound=self._options.busy_timeout, path=self._path)
+            try:
+                result = await retrying(attempt, bound=self._options.busy_timeout, path=self._path)
+            except ValueError as exc:
+                if self._closed:
+                    raise StoreClosed(f"{self._path} was closed during the call") from exc
+                raise
             self._scopes.update(new_scopes)
             return result
 
@@ -702,7 +716,7 @@ class SQLiteStore(StoreBase):
                         (position, limit),
                     )
                 )
-            except (ValueError, RuntimeError):
+            except (ValueError, StoreClosed):
                 if self.closed:  # the store closed while this poll was queued
                     return []
                 raise
