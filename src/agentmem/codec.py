@@ -8,8 +8,12 @@ Layout of an encoded value::
     last 32     HMAC-SHA256 over byte 0 and the body, when bit 1 is set
 
 Datetimes travel as msgpack extension type 1: a big-endian signed 64-bit count of
-microseconds since 1970-01-01 UTC. Nothing here ever unpickles: a shared Redis is
-untrusted input, so decoding is strict and every failure is :class:`CorruptRecord`.
+microseconds since 1970-01-01 UTC. Naive datetimes in a body (the earlier adapter stored
+them, and its users still pass ``datetime.now()``) travel as extension type 2, the same
+count from a naive 1970-01-01, and decode naive again: the wall-clock reading is kept,
+never reinterpreted in some zone. Record fields (``expires_at``, ...) stay aware-only.
+Nothing here ever unpickles: a shared Redis is untrusted input, so decoding is strict
+and every failure is :class:`CorruptRecord`.
 """
 
 from __future__ import annotations
@@ -26,22 +30,26 @@ from zlib_ng import zlib_ng
 from agentmem.errors import CorruptRecord, InvalidInput, RecordTooLarge
 from agentmem.store import Record, Ref
 
-__all__ = ["DATETIME_EXT", "FORMAT_VERSION", "Codec"]
+__all__ = ["DATETIME_EXT", "FORMAT_VERSION", "NAIVE_DATETIME_EXT", "Codec"]
 
 FORMAT_VERSION: Final = 1
 DATETIME_EXT: Final = 1
+NAIVE_DATETIME_EXT: Final = 2
 _COMPRESSED: Final = 0x01
 _SIGNED: Final = 0x02
 _KNOWN_BITS: Final = _COMPRESSED | _SIGNED
 _MAC_SIZE: Final = 32
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _I64: Final = struct.Struct(">q")
 
 
 def _default(obj: object) -> msgpack.ExtType:
     if isinstance(obj, datetime):
         if obj.tzinfo is None or obj.utcoffset() is None:
-            raise InvalidInput(f"naive datetime {obj!r} in a record: make it timezone-aware")
+            naive = obj.replace(tzinfo=None)
+            micros = (naive - _NAIVE_EPOCH) // timedelta(microseconds=1)
+            return msgpack.ExtType(NAIVE_DATETIME_EXT, _I64.pack(micros))
         micros = (obj - _EPOCH) // timedelta(microseconds=1)
         return msgpack.ExtType(DATETIME_EXT, _I64.pack(micros))
     if isinstance(obj, (set, frozenset)):
@@ -50,10 +58,11 @@ def _default(obj: object) -> msgpack.ExtType:
 
 
 def _ext_hook(code: int, data: bytes) -> datetime:
-    if code != DATETIME_EXT or len(data) != _I64.size:
+    if code not in (DATETIME_EXT, NAIVE_DATETIME_EXT) or len(data) != _I64.size:
         raise CorruptRecord(f"unknown msgpack extension type {code} ({len(data)} bytes)")
+    epoch = _EPOCH if code == DATETIME_EXT else _NAIVE_EPOCH
     try:
-        return _EPOCH + timedelta(microseconds=_I64.unpack(data)[0])
+        return epoch + timedelta(microseconds=_I64.unpack(data)[0])
     except OverflowError as exc:
         raise CorruptRecord("datetime out of range") from exc
 

@@ -64,8 +64,10 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidInput(f"naive datetime {value!r} in a record: make it timezone-aware")
+        # A naive datetime (allowed in bodies) is written without an offset and read back
+        # naive; an aware one keeps its offset.
+        if value.utcoffset() is None:
+            value = value.replace(tzinfo=None)
         return {_DATETIME: value.isoformat()}
     if isinstance(value, (list, tuple)):
         return [encode_value(item) for item in value]
@@ -103,20 +105,20 @@ def _decode_marker(key: str, inner: Any) -> Any:
         except (binascii.Error, UnicodeEncodeError):
             raise InvalidInput(f"{_BYTES} is not valid base64: {inner[:40]!r}") from None
     if key == _DATETIME and isinstance(inner, str):
-        return _parse_datetime(_DATETIME, inner)
+        return _parse_datetime(_DATETIME, inner, allow_naive=True)
     if key == _FLOAT and isinstance(inner, str) and inner in _SPECIAL_FLOATS:
         return _SPECIAL_FLOATS[inner]
     raise InvalidInput(f"unknown or malformed marker {{{key!r}: {inner!r}}}"[:200])
 
 
-def _parse_datetime(what: str, text: Any) -> datetime:
+def _parse_datetime(what: str, text: Any, *, allow_naive: bool = False) -> datetime:
     if not isinstance(text, str):
         raise InvalidInput(f"{what} must be an ISO-8601 string, got {text!r}")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{what} is not an ISO-8601 datetime: {text!r}") from None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None and not allow_naive:
         raise InvalidInput(f"{what} has no UTC offset: {text!r}")
     return parsed
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from zlib_ng import zlib_ng
 
-from agentmem.codec import DATETIME_EXT, FORMAT_VERSION, Codec
+from agentmem.codec import DATETIME_EXT, FORMAT_VERSION, NAIVE_DATETIME_EXT, Codec
 from agentmem.errors import CorruptRecord, InvalidInput, RecordTooLarge
 from agentmem.store import Record, Ref
 from agentmem.testing import scaled_examples
@@ -300,7 +300,9 @@ def test_record_under_another_ref_is_corrupt(other: Ref) -> None:
         Codec().decode(data, expect=other)
 
 
-@pytest.mark.parametrize("code", [c for c in range(-128, 128) if c not in (DATETIME_EXT, -1)])
+@pytest.mark.parametrize(
+    "code", [c for c in range(-128, 128) if c not in (DATETIME_EXT, NAIVE_DATETIME_EXT, -1)]
+)
 def test_unknown_ext_types_are_corrupt(code: int) -> None:
     body = b"\x81\xa1x" + ext(code, bytes(8))
     with pytest.raises(CorruptRecord, match="extension"):
@@ -385,8 +387,6 @@ NOT_PLAIN = {
     "set": {"s": {1, 2}},
     "frozenset": {"s": frozenset({"a"})},
     "object": {"o": _Thing()},
-    "naive-datetime": {"d": datetime(2024, 1, 1)},
-    "nested-naive-datetime": {"l": [{"d": datetime(2024, 1, 1)}]},
     "int-key": {1: "x"},
     "nested-int-key": {"m": {2: "y"}},
     "tuple-key": {("a",): 1},
@@ -407,6 +407,17 @@ def test_non_plain_values_are_invalid_input(value: Any) -> None:
     if all(isinstance(key, str) for key in value):
         with pytest.raises(InvalidInput):
             Codec().encode(Record(ref=Ref("skill", "ns", "id"), body=value))
+
+
+def test_naive_datetimes_in_a_body_come_back_naive_and_aware_ones_aware() -> None:
+    naive = datetime(2024, 1, 1, 12, 30, 15, 123456)
+    aware = datetime(2024, 1, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    body = {"when": naive, "calls": [{"at": naive}], "utc": aware, "old": datetime(1601, 1, 1)}
+    for codec in (Codec(), Codec(compress_threshold=0, secret=SECRET)):
+        back = codec.decode(codec.encode(Record(ref=Ref("working", "ns", "s1"), body=body))).body
+        assert back == body
+        assert back["when"].tzinfo is None and back["calls"][0]["at"].tzinfo is None
+        assert back["utc"].tzinfo is not None
 
 
 def test_largest_and_smallest_msgpack_ints_are_plain() -> None:

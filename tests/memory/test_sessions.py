@@ -18,9 +18,10 @@ async def test_rotate_links_and_history_is_oldest_first(backend: Backend) -> Non
         second = await memory.rotate_session()
         third = await memory.rotate_session("s-three")
         assert third == "s-three" == memory.session_id
-        history = await memory.get_session_history()
-        assert [s.session_id for s in history] == [first, second, third]
-        assert [s.previous_session_id for s in history] == [None, first, second]
+        assert await memory.get_session_history() == [first, second, third]
+        sessions = await memory.get_sessions()
+        assert [s.session_id for s in sessions] == [first, second, third]
+        assert [s.previous_session_id for s in sessions] == [None, first, second]
         assert await memory.get_recent_steps(5) == []  # working memory is per session
 
 

@@ -58,7 +58,7 @@ async def session_chain(options: dict[str, Any], *session_ids: str) -> None:
         for session in rest:
             await memory.rotate_session(session)
         history = await memory.get_session_history()
-        print(json.dumps([s.session_id for s in history]), flush=True)
+        print(json.dumps(history), flush=True)
 
 
 def main() -> None:

@@ -484,8 +484,14 @@ class AgentMemory:
         await self.working.load(new_id)
         return new_id
 
-    async def get_session_history(self) -> list[SessionInfo]:
-        """The chain of sessions ending at the current one, oldest first."""
+    async def get_session_history(self) -> list[str]:
+        """The ids of the chain of sessions ending at the current one, oldest first (as
+        the earlier adapter returned it). :meth:`get_sessions` gives the full records."""
+        return [info.session_id for info in await self.get_sessions()]
+
+    async def get_sessions(self) -> list[SessionInfo]:
+        """The chain of sessions ending at the current one, oldest first, as
+        :class:`SessionInfo` (id, previous session, agent, start time)."""
         await self._ready()
         return await self._sessions.history(self.session_id)
 

@@ -75,5 +75,5 @@ async def run_scenario(memory: AgentMemory, emit: Callable[[str], None] = print)
     first = memory.session_id
     second = await memory.rotate_session()
     history = await memory.get_session_history()
-    linked = [s.session_id for s in history] == [first, second]
+    linked = history == [first, second]
     emit(f"session rotated: history has {len(history)} sessions, oldest first: {linked}")

@@ -164,6 +164,14 @@ class EventHub:
                     self._outage = False
                     event = self._event(change)
                     if event is not None:
+                        # The earlier adapter's users watch their logs for this line.
+                        log.debug(
+                            "Received memory update: %s %s %s from %s",
+                            event.op,
+                            event.kind,
+                            event.memory_id,
+                            event.agent_id,
+                        )
                         await self._deliver(event)
                 return
             except BackendUnavailable as exc:

@@ -9,12 +9,23 @@ from hypothesis import strategies as st
 
 from agentmem.store import Ref
 
-__all__ = ["bodies", "hostile_texts", "names", "plain_values", "refs", "utc_datetimes"]
+__all__ = [
+    "bodies",
+    "hostile_texts",
+    "naive_datetimes",
+    "names",
+    "plain_values",
+    "refs",
+    "utc_datetimes",
+]
 
 utc_datetimes = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
 )
 """Timezone-aware UTC datetimes (microsecond precision survives every backend)."""
+
+naive_datetimes = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1))
+"""Naive datetimes: allowed in bodies, where they come back naive."""
 
 _scalars: st.SearchStrategy[Any] = (
     st.none()
@@ -24,6 +35,7 @@ _scalars: st.SearchStrategy[Any] = (
     | st.text()
     | st.binary()
     | utc_datetimes
+    | naive_datetimes
 )
 
 plain_values: st.SearchStrategy[Any] = st.recursive(
