@@ -20,6 +20,7 @@ import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Self
 
+from agentmem.corruption import CorruptionLog
 from agentmem.errors import InvalidInput, StoreClosed
 from agentmem.store import Clock, utcnow
 
@@ -69,7 +70,13 @@ class StoreBase:
         self._origin = origin or default_origin()
         self._clock: Clock = clock or utcnow
         self._closed = False
+        self.corruption = CorruptionLog(self._where)
+        """The corrupt records this store skipped (see :mod:`agentmem.corruption`)."""
         _open.add(self)
+
+    def _where(self) -> str:
+        url = getattr(self, "url", None)
+        return url if isinstance(url, str) else type(self).__name__
 
     @property
     def origin(self) -> str:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from agentmem.corruption import corrupt_count
 from agentmem.errors import InvalidInput, StoreClosed
 from agentmem.hookspecs import Embedder
 from agentmem.memory import consolidation
@@ -541,6 +542,7 @@ class AgentMemory:
                 "state": self.redis_manager.state,
             },
             "last_consolidation": self._last_consolidation,
+            "corrupt_records": corrupt_count(self._store),
         }
 
     async def print_stats(self) -> None:

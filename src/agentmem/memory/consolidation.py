@@ -57,7 +57,8 @@ async def consolidate(
             limit=min(500, max_episodes - len(episodes)),
             cursor=cursor,
         )
-        episodes.extend(Episode.from_dict(r.body) for r in page.records)
+        found = (Episode.from_record(r, space.store) for r in page.records)
+        episodes.extend(episode for episode in found if episode is not None)
         cursor = page.cursor
         if cursor is None:
             break

@@ -126,7 +126,9 @@ class EpisodicMemory:
         )
         results = []
         for record, score in ranked:
-            episode = Episode.from_dict(record.body)
+            episode = Episode.from_record(record, self._space.store)
+            if episode is None:
+                continue
             episode.score = score
             results.append(episode)
         return results

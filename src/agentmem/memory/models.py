@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
-from agentmem.store import Body, utcnow
+from agentmem.corruption import report
+from agentmem.errors import CorruptRecord
+from agentmem.store import Body, Record, utcnow
 
 __all__ = ["Episode", "LongTermMemory", "SemanticMemory", "SessionInfo", "Skill", "WorkingStep"]
 
@@ -26,9 +28,25 @@ class _Plain:
 
     @classmethod
     def from_dict(cls, body: Body) -> Self:
-        """Build from a stored body; unknown keys (from a newer writer) are ignored."""
+        """Build from a stored body; unknown keys (from a newer writer) are ignored.
+
+        A body lacking a required field raises :class:`~agentmem.errors.CorruptRecord`.
+        """
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        return cls(**{k: v for k, v in body.items() if k in names})
+        try:
+            return cls(**{k: v for k, v in body.items() if k in names})
+        except TypeError as exc:
+            raise CorruptRecord(f"not a {cls.__name__} body: {exc}") from exc
+
+    @classmethod
+    def from_record(cls, record: Record, store: object) -> Self | None:
+        """For reads of many records: like :meth:`from_dict`, but a body that is not one
+        of these is reported to ``store``'s corruption log and skipped (None)."""
+        try:
+            return cls.from_dict(record.body)
+        except CorruptRecord as exc:
+            report(store, record.ref, exc)
+            return None
 
 
 @dataclass(kw_only=True)

@@ -154,7 +154,9 @@ class SemanticStore:
         )
         results = []
         for record, score in ranked:
-            memory = SemanticMemory.from_dict(record.body)
+            memory = SemanticMemory.from_record(record, self._space.store)
+            if memory is None:
+                continue
             memory.score = score
             results.append(memory)
         return results

@@ -143,7 +143,9 @@ class SkillStore:
         )
         results = []
         for record, score in ranked:
-            skill = Skill.from_dict(record.body)
+            skill = Skill.from_record(record, self._space.store)
+            if skill is None:
+                continue
             skill.score = score
             results.append(skill)
         return results

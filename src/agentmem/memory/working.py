@@ -71,7 +71,8 @@ class WorkingMemory:
                 limit=500,
                 cursor=cursor,
             )
-            steps.extend(WorkingStep.from_dict(r.body) for r in page.records)
+            found = (WorkingStep.from_record(r, space.store) for r in page.records)
+            steps.extend(step for step in found if step is not None)
             cursor = page.cursor
             if cursor is None:
                 break

@@ -25,6 +25,7 @@ from agentmem import (
     Codec,
     ConfigurationError,
     ConflictError,
+    CorruptRecord,
     Hit,
     InvalidInput,
     Page,
@@ -138,6 +139,14 @@ class RedisStore(StoreBase):
         if len(self._known) >= _KNOWN_LIMIT:
             self._known.clear()
         self._known[ref] = (version, created_us)
+
+    def _decode_or_skip(self, blob: bytes, ref: Ref, now: datetime) -> Record | None:
+        """For reads of many records: a corrupt one is reported and skipped (None)."""
+        try:
+            return self._decode(blob, ref, now)
+        except CorruptRecord as exc:
+            self.corruption.report(ref, exc)
+            return None
 
     def _decode(self, blob: bytes, ref: Ref, now: datetime) -> Record | None:
         record = self._codec.decode(blob, expect=ref)
@@ -409,7 +418,7 @@ class RedisStore(StoreBase):
             if isinstance(reply, BaseException):
                 raise translate(reply, "get_many")
             for i, blob in zip(idx, reply, strict=True):
-                out[i] = None if blob is None else self._decode(blob, refs[i], now)
+                out[i] = None if blob is None else self._decode_or_skip(blob, refs[i], now)
         return out
 
     def _buckets(self) -> range:
@@ -499,11 +508,13 @@ class RedisStore(StoreBase):
                 break
         records: list[Record] = []
         for rid in final[:limit]:
-            record = self._decode(matches[rid], Ref(kind, namespace, rid), now)
+            record = self._decode_or_skip(matches[rid], Ref(kind, namespace, rid), now)
             if record is not None:
                 records.append(record)
         more = len(final) > limit
-        return Page(records, records[-1].ref.id if more and records else None)
+        # The cursor is the last id examined, so a page whose records were all skipped
+        # (corrupt or just expired) still moves the scan on.
+        return Page(records, final[limit - 1] if more else None)
 
     async def search(
         self,
@@ -591,7 +602,7 @@ class RedisStore(StoreBase):
         scored.sort(key=lambda item: (item[0], item[1]))
         hits: list[Hit] = []
         for neg, rid, blob in scored:
-            record = self._decode(blob, Ref(kind, namespace, rid), now)
+            record = self._decode_or_skip(blob, Ref(kind, namespace, rid), now)
             if record is not None:
                 hits.append(Hit(record, -neg))
             if len(hits) == limit:

@@ -84,18 +84,46 @@ _INSERT_CHANGE: Final = (
     "INSERT INTO changes (op, kind, namespace, id, version, origin, at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _sound(t: str = "") -> str:
+    """SQL that is 1 when a row's derived columns have the types this store writes.
+
+    A row edited by hand or damaged on disk (text in ``version`` or ``expires_at``,
+    ``tags`` that are not a JSON array of strings) would otherwise make SQL comparisons
+    and Python arithmetic fail for every query that meets it; such a row is corrupt.
+    CASE, unlike AND, is guaranteed to evaluate lazily: JSON functions raise on bad JSON.
+    """
+    # Only fixed fragments: ``t`` is "" or "r." (a table alias), never data.
+    return (
+        f"(typeof({t}version) = 'integer' AND typeof({t}created_at) = 'integer' "  # noqa: S608
+        f"AND typeof({t}updated_at) = 'integer' AND typeof({t}expires_at) IN ('integer', 'null') "
+        f"AND typeof({t}doc_len) = 'integer' AND typeof({t}terms) = 'text' "
+        f"AND CASE WHEN NOT json_valid({t}tags) THEN 0 "
+        f"WHEN json_type({t}tags) != 'array' THEN 0 "
+        f"ELSE NOT EXISTS (SELECT 1 FROM json_each({t}tags) WHERE type != 'text') END)"
+    )
+
+
+_SOUND: Final = _sound()
+_SOUND_R: Final = _sound("r.")
+
 # One query for a batch of refs: json_each feeds (kind, namespace, id) triples to an
 # index lookup, with no limit on the number of SQL variables.
-_CURRENT_MANY: Final = """
-SELECT r.kind, r.namespace, r.id, r.version, r.created_at, r.expires_at
-FROM json_each(?) AS w
-JOIN records AS r ON r.kind = json_extract(w.value, '$[0]')
-    AND r.namespace = json_extract(w.value, '$[1]') AND r.id = json_extract(w.value, '$[2]')
-"""
+_CURRENT_MANY: Final = (
+    "SELECT r.kind, r.namespace, r.id, r.version, r.created_at, r.expires_at, "  # noqa: S608
+    f"{_SOUND_R} FROM json_each(?) AS w "
+    "JOIN records AS r ON r.kind = json_extract(w.value, '$[0]') "
+    "AND r.namespace = json_extract(w.value, '$[1]') AND r.id = json_extract(w.value, '$[2]')"
+)
 
 
 class _Current:
-    """What a write transaction needs to know about the row it replaces."""
+    """What a write transaction needs to know about the row it replaces.
+
+    A corrupt row (see :func:`_sound`) counts as absent: a put replaces it, a delete
+    removes it silently, like an expired row.
+    """
 
     __slots__ = ("created_at", "expires_at", "version")
 
@@ -103,6 +131,12 @@ class _Current:
         self.version = version
         self.created_at = created_at
         self.expires_at = expires_at
+
+    @classmethod
+    def of(cls, version: Any, created_at: Any, expires_at: Any, sound: Any) -> _Current:
+        if not sound:
+            return cls(0, 0, -1)  # expired at the epoch: not live
+        return cls(version, created_at, expires_at)
 
     def live(self, now: int) -> bool:
         return self.expires_at is None or self.expires_at > now
@@ -296,13 +330,13 @@ class SQLiteStore(StoreBase):
         if len(refs) == 1:
             (ref,) = refs
             rows = await conn.execute_fetchall(
-                "SELECT kind, namespace, id, version, created_at, expires_at FROM records "
-                "WHERE kind = ? AND namespace = ? AND id = ?",
+                "SELECT kind, namespace, id, version, created_at, expires_at, "  # noqa: S608
+                f"{_SOUND} FROM records WHERE kind = ? AND namespace = ? AND id = ?",
                 (ref.kind, ref.namespace, ref.id),
             )
         else:
             rows = await conn.execute_fetchall(_CURRENT_MANY, (_refs_json(set(refs)),))
-        return {Ref(k, n, i): _Current(v, c, e) for k, n, i, v, c, e in rows}
+        return {Ref(k, n, i): _Current.of(v, c, e, ok) for k, n, i, v, c, e, ok in rows}
 
     def _row(self, stored: Record, scope: int) -> tuple[object, ...]:
         ref = stored.ref
@@ -330,6 +364,16 @@ class SQLiteStore(StoreBase):
 
     def _decode(self, blob: bytes, ref: Ref) -> Record:
         return self._codec.decode(blob, expect=ref)
+
+    def _decode_or_skip(self, blob: Any, ref: Ref, sound: Any) -> Record | None:
+        """For reads of many records: a corrupt row is reported and skipped (None)."""
+        try:
+            if not sound:
+                raise CorruptRecord(f"damaged index columns in {self._path}")
+            return self._decode(blob, ref)
+        except CorruptRecord as exc:
+            self.corruption.report(ref, exc)
+            return None
 
     # -- writes -------------------------------------------------------------------------
 
@@ -489,12 +533,18 @@ class SQLiteStore(StoreBase):
         _, now_us = self._now()
         rows = await self._read(
             lambda conn: conn.execute_fetchall(
-                "SELECT blob FROM records WHERE kind = ? AND namespace = ? AND id = ? "
+                f"SELECT blob, {_SOUND} FROM records "  # noqa: S608
+                "WHERE kind = ? AND namespace = ? AND id = ? "
                 "AND (expires_at IS NULL OR expires_at > ?)",
                 (ref.kind, ref.namespace, ref.id, now_us),
             )
         )
-        for (blob,) in rows:
+        for blob, sound in rows:
+            if not sound:
+                raise CorruptRecord(
+                    f"{ref} has damaged index columns in {self._path} (a wrong type in "
+                    "version, times, tags or terms); delete it (agentmem doctor)"
+                )
             return self._decode(blob, ref)
         return None
 
@@ -507,7 +557,8 @@ class SQLiteStore(StoreBase):
         payload = _refs_json(dict.fromkeys(refs))
         rows = await self._read(
             lambda conn: conn.execute_fetchall(
-                "SELECT r.kind, r.namespace, r.id, r.blob FROM json_each(?) AS w "
+                f"SELECT r.kind, r.namespace, r.id, r.blob, {_SOUND_R} "  # noqa: S608
+                "FROM json_each(?) AS w "
                 "JOIN records AS r ON r.kind = json_extract(w.value, '$[0]') "
                 "AND r.namespace = json_extract(w.value, '$[1]') "
                 "AND r.id = json_extract(w.value, '$[2]') "
@@ -516,9 +567,11 @@ class SQLiteStore(StoreBase):
             )
         )
         found: dict[Ref, Record] = {}
-        for kind, namespace, rid, blob in rows:
+        for kind, namespace, rid, blob, sound in rows:
             ref = Ref(kind, namespace, rid)
-            found[ref] = self._decode(blob, ref)
+            record = self._decode_or_skip(blob, ref, sound)
+            if record is not None:
+                found[ref] = record
         return [found.get(ref) for ref in refs]
 
     async def count(self, kind: str, namespace: str) -> int:
@@ -568,18 +621,28 @@ class SQLiteStore(StoreBase):
             clauses.append("updated_at < ?")
             params.append(to_micros(until))
         if wanted:
+            # A corrupt row passes the tag filter, so it is reported rather than hidden;
+            # json_each is only reached for rows whose tags are a JSON array.
             clauses.append(
-                "NOT EXISTS (SELECT 1 FROM json_each(?) AS w WHERE w.value NOT IN "
-                "(SELECT value FROM json_each(records.tags)))"
+                f"CASE WHEN {_SOUND} THEN NOT EXISTS (SELECT 1 FROM json_each(?) AS w "  # noqa: S608
+                "WHERE w.value NOT IN (SELECT value FROM json_each(records.tags))) ELSE 1 END"
             )
             params.append(tags_json(wanted))
         params.append(limit + 1)
         where = " AND ".join(clauses)
-        sql = f"SELECT id, blob FROM records WHERE {where} ORDER BY id LIMIT ?"  # noqa: S608
+        sql = (
+            f"SELECT id, blob, {_SOUND} FROM records WHERE {where} "  # noqa: S608
+            "ORDER BY id LIMIT ?"
+        )
         rows = list(await self._read(lambda conn: conn.execute_fetchall(sql, params)))
-        records = [self._decode(blob, Ref(kind, namespace, rid)) for rid, blob in rows[:limit]]
+        records = []
+        for rid, blob, sound in rows[:limit]:
+            record = self._decode_or_skip(blob, Ref(kind, namespace, rid), sound)
+            if record is not None:
+                records.append(record)
         more = len(rows) > limit
-        return Page(records, records[-1].ref.id if more else None)
+        # The last id examined, so a page of skipped (corrupt) rows still moves on.
+        return Page(records, rows[limit - 1][0] if more else None)
 
     async def search(
         self,
@@ -616,7 +679,7 @@ class SQLiteStore(StoreBase):
         match = " OR ".join(f'"{token}"' for token in tokens)
         candidates = await self._read(
             lambda conn: conn.execute_fetchall(
-                "SELECT r.id, r.terms, r.doc_len, r.tags, r.expires_at "
+                f"SELECT r.id, r.terms, r.doc_len, r.tags, r.expires_at, {_SOUND_R} "  # noqa: S608
                 "FROM records_fts JOIN records AS r ON r.rid = records_fts.rowid "
                 "WHERE records_fts MATCH ?",
                 (match,),
@@ -626,7 +689,13 @@ class SQLiteStore(StoreBase):
         # records not yet swept included, just as the reference store's index does.
         docs: list[tuple[str, Counter[str], int]] = []
         doc_freqs: Counter[str] = Counter()
-        for rid, doc_terms, doc_len, tag_list, expires_at in candidates:
+        for rid, doc_terms, doc_len, tag_list, expires_at, sound in candidates:
+            if not sound:
+                self.corruption.report(
+                    Ref(kind, namespace, rid),
+                    CorruptRecord(f"damaged index columns in {self._path}"),
+                )
+                continue
             counts = Counter(tokens[t] for t in doc_terms.split() if t in tokens)
             doc_freqs.update(counts.keys())
             if expires_at is not None and expires_at <= now_us:
@@ -662,12 +731,16 @@ class SQLiteStore(StoreBase):
             )
         )
         blobs = {rid: blob for rid, blob in rows}
-        # A hit deleted between the two queries (by another connection) is left out.
-        return [
-            Hit(self._decode(blobs[rid], Ref(kind, namespace, rid)), -neg)
-            for neg, rid in best
-            if rid in blobs
-        ]
+        # A hit deleted between the two queries (by another connection) is left out, and
+        # so is one whose bytes cannot be decoded (reported).
+        hits = []
+        for neg, rid in best:
+            if rid not in blobs:
+                continue
+            record = self._decode_or_skip(blobs[rid], Ref(kind, namespace, rid), True)
+            if record is not None:
+                hits.append(Hit(record, -neg))
+        return hits
 
     # -- change feed --------------------------------------------------------------------
 
