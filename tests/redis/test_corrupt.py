@@ -1,0 +1,53 @@
+"""Garbage under a real Redis key is skipped by reads of many records, reported once,
+raised by get, and found and removed by agentmem.corruption."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis.asyncio as aioredis
+
+from agentmem import CorruptRecord, Record, Ref
+from agentmem.corruption import corrupt_count, delete_corrupt, find_corrupt
+from agentmem_redis import RedisStore
+
+pytestmark = pytest.mark.asyncio
+
+NS = "corrupt"
+
+
+async def test_garbage_under_one_key_is_skipped_and_reported_once(
+    store: RedisStore, raw: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    refs = [Ref("episodic", NS, f"ep-{i}") for i in range(4)]
+    await store.put_many([Record(ref=r, text=f"deploy the web app {r.id}") for r in refs])
+    bad, good = refs[1], [r for r in refs if r != refs[1]]
+    key = store.layout.record_key(bad)
+    assert await raw.exists(key)
+    await raw.set(key, b"\x11garbage")
+    caplog.set_level(logging.WARNING, logger="agentmem.corruption")
+    for _ in range(2):
+        hits = await store.search("episodic", NS, "deploy web", limit=10)
+        assert sorted(h.ref for h in hits) == good
+        assert [r.ref for r in (await store.scan("episodic", NS)).records] == good
+        first = await store.scan("episodic", NS, limit=1)
+        second = await store.scan("episodic", NS, limit=1, cursor=first.cursor)
+        assert [r.ref for r in first.records + second.records] == [refs[0]]  # ep-1 skipped
+        assert second.cursor == bad.id
+        got = await store.get_many(refs)
+        assert [r is not None for r in got] == [True, False, True, True]
+    with pytest.raises(CorruptRecord):
+        await store.get(bad)
+    warnings = [r for r in caplog.records if r.name == "agentmem.corruption"]
+    assert len(warnings) == 1
+    assert f"episodic/{NS}/{bad.id}" in warnings[0].getMessage()
+    assert corrupt_count(store) == 1
+
+    assert await find_corrupt(store, "episodic", NS) == [bad]
+    assert await delete_corrupt(store, [bad, refs[0]]) == 1
+    assert await store.get(bad) is None
+    assert await find_corrupt(store, "episodic", NS) == []
+    assert await store.count("episodic", NS) == 3
+    # The ref can be written again afterwards.
+    assert (await store.put(Record(ref=bad, text="fresh"))).text == "fresh"
