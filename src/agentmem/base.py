@@ -46,7 +46,8 @@ def _report_unclosed() -> None:
     for store in list(_open):
         _open.discard(store)
         warnings.warn(
-            f"{type(store).__name__} was never closed; use 'async with' or await close()",
+            f"{type(store).__name__} {store._where()} was never closed; "
+            "use 'async with' or await close()",
             ResourceWarning,
             stacklevel=1,
         )
