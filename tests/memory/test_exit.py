@@ -7,19 +7,17 @@ with a ResourceWarning at exit. Refused factory arguments leave nothing open.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentmem import ConfigurationError, InvalidInput, open_store
+from agentmem import ConfigurationError, InvalidInput
 from agentmem.base import open_stores
 from agentmem.memory import create_memory_adapter
 from agentmem.routing import failover_url
@@ -147,22 +145,3 @@ async def test_a_failure_after_opening_closes_the_store(tmp_path: Path) -> None:
             backend="sqlite", sqlite_path=tmp_path / "m.db", embedder="no-such-embedder"
         )
     assert set(map(id, open_stores())) <= before
-
-
-def test_a_directory_is_not_a_sqlite_file_and_leaves_no_thread(tmp_path: Path) -> None:
-    errors: list[threading.ExceptHookArgs] = []
-    previous = threading.excepthook
-    threading.excepthook = errors.append
-    try:
-
-        async def attempt() -> None:
-            with pytest.raises(ConfigurationError, match="cannot open SQLite file"):
-                await open_store(f"sqlite://{tmp_path}")
-
-        asyncio.run(attempt())
-        left = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
-        time.sleep(0.2)  # a thread posting to the closed loop would fail within this
-    finally:
-        threading.excepthook = previous
-    assert left == []
-    assert errors == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +153,22 @@ async def test_existing_file_keeps_its_mode(db_path: Path) -> None:
     async with await SQLiteStore.open(f"sqlite://{db_path}", sweep_interval=0):
         pass
     assert stat.S_IMODE(os.stat(db_path).st_mode) == 0o640
+
+
+def test_a_directory_is_not_a_sqlite_file_and_leaves_no_thread(tmp_path: Path) -> None:
+    errors: list[threading.ExceptHookArgs] = []
+    previous = threading.excepthook
+    threading.excepthook = errors.append
+    try:
+
+        async def attempt() -> None:
+            with pytest.raises(ConfigurationError, match="cannot open SQLite file"):
+                await open_store(f"sqlite://{tmp_path}")
+
+        asyncio.run(attempt())
+        left = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+        time.sleep(0.2)  # a thread posting to the closed loop would fail within this
+    finally:
+        threading.excepthook = previous
+    assert left == []
+    assert errors == []
