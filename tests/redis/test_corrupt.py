@@ -50,4 +50,22 @@ async def test_garbage_under_one_key_is_skipped_and_reported_once(
     assert await find_corrupt(store, "episodic", NS) == []
     assert await store.count("episodic", NS) == 3
     # The ref can be written again afterwards.
-    assert (await store.put(Record(ref=bad, text="fresh"))).text == "fresh"
+    assert (await store.put(Record(ref=bad, text="fresh deploy"))).text == "fresh deploy"
+
+
+async def test_a_key_of_the_wrong_type_is_skipped_too(
+    store: RedisStore, raw: aioredis.Redis
+) -> None:
+    refs = [Ref("episodic", NS, f"w-{i}") for i in range(3)]
+    await store.put_many([Record(ref=r, text=f"deploy {r.id}") for r in refs])
+    key = store.layout.record_key(refs[0])
+    await raw.delete(key)
+    await raw.hset(key, "not", "ours")
+    hits = await store.search("episodic", NS, "deploy", limit=10)
+    assert sorted(h.ref for h in hits) == refs[1:]
+    assert [r.ref for r in (await store.scan("episodic", NS)).records] == refs[1:]
+    with pytest.raises(CorruptRecord):
+        await store.get(refs[0])
+    assert await find_corrupt(store, "episodic", NS) == [refs[0]]
+    assert await delete_corrupt(store, [refs[0]]) == 1
+    assert not await raw.exists(key)

@@ -27,6 +27,15 @@ local function tkey(term) return BASE .. ':t:' .. COLL .. ':' .. esc(term) end
 local function gkey(tag) return BASE .. ':g:' .. COLL .. ':' .. esc(tag) end
 local STREAM = BASE .. ':changes'
 
+-- A record's bytes for reads of many records. A key of the wrong type (someone else's
+-- data under our key) answers '' instead of failing the whole script: the client cannot
+-- decode it, so it skips and reports that one record (agentmem.corruption).
+local function get_blob(id)
+  local blob = redis.pcall('GET', rkey(id))
+  if type(blob) == 'table' and blob.err then return '' end
+  return blob
+end
+
 -- meta = msgpack [version, created_us, updated_us, expires_us (false = never), doc_len,
 --                 [tags...], [term, tf, term, tf, ...]]
 local function unpack_meta(id, packed)

@@ -37,7 +37,7 @@ while true do
       end
     end
     if ok then
-      local blob = redis.call('GET', rkey(id))
+      local blob = get_blob(id)
       if blob then
         out[#out + 1] = id
         out[#out + 1] = blob

@@ -166,7 +166,7 @@ end
 table.sort(heap, function(a, b) return worse(b, a) end)
 local out = {examined, truncated}
 for _, hit in ipairs(heap) do
-  local blob = redis.call('GET', rkey(hit[1]))
+  local blob = get_blob(hit[1])
   if blob then
     out[#out + 1] = hit[1]
     out[#out + 1] = num(hit[2])
