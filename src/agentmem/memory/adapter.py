@@ -185,10 +185,10 @@ class AgentMemory:
         does nothing.
         """
         async with self._init_lock:
-            if self._initialized:
-                return
             if self._closed:
                 raise StoreClosed("this AgentMemory is closed: create a new one")
+            if self._initialized:
+                return
             await self._sessions.ensure(self.session_id)
             await self.working.load(self.session_id)
             if self._hub is not None:
