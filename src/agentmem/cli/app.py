@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_mcp(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="agentmem: %(levelname)s: %(message)s [%(name)s]",
+    )
     try:
         status: int = asyncio.run(args.run(args))
     except UsageError as exc:

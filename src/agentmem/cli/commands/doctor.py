@@ -30,9 +30,12 @@ async def run(args: argparse.Namespace) -> int:
             {"url": display_url(url), "ok": healthy, "checks": [asdict(f) for f in findings]}
         )
     else:
-        print(display_url(url))
+        shown = display_url(url)
+        print(shown)
+        # Name the store a finding is about only when it is an inner one (a primary...).
+        top = {shown} | {f.where for f in findings if f.check in ("reachable", "open")}
         for f in findings:
-            where = f"  [{f.where}]" if f.where else ""
+            where = f"  [{f.where}]" if f.where and f.where not in top else ""
             print(f"{_MARK[f.status]}  {f.check}: {f.detail}{where}")
         problems = sum(f.status == "fail" for f in findings)
         print("no problems found" if healthy else f"{problems} problem(s) found")
