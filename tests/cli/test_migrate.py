@@ -60,7 +60,7 @@ def test_an_interrupted_migrate_resumes_from_its_checkpoint(tmp_path: Path) -> N
     while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.005)
     process.send_signal(signal.SIGINT)  # Ctrl-C
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     saved = json.loads(checkpoint.read_text())
