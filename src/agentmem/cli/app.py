@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # The machine's word, not a bug of ours: a full disk, a vanished output directory.
+        print(f"agentmem: {_one_line(exc)}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):
+            print(f"agentmem: {note}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("agentmem: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
