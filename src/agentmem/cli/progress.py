@@ -73,6 +73,9 @@ def progress(description: str, total: int | None = None) -> Iterator[Progress]:
         TextColumn("eta"),
         TimeRemainingColumn(),
         console=Console(file=sys.stderr),
+        # stdout carries the data (an export piped on): never route it through the bar.
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
 
     class _Bar:
