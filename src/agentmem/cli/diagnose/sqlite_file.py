@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import sqlite3
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from agentmem.cli.diagnose.findings import Finding, Status
 from agentmem.cli.urls import display_url
@@ -24,7 +24,7 @@ def _sqlite_path(url: str) -> str | None:
 
 def _schema_version_of(path: str) -> int:
     # Read-only URI: looking must not create, migrate or lock-upgrade the file.
-    uri = "file:" + path.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
+    uri = "file:" + quote(path) + "?mode=ro"
     with sqlite3.connect(uri, uri=True) as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
     conn.close()
