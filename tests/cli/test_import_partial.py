@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from agentmem.jsonl import dumps_record
 from agentmem.memory.factory import sqlite_url
 from agentmem.store import Record
-from tests.cli.support import records, run_cli, scan_all
+from tests.cli.support import AGENTMEM, cli_env, records, run_cli, scan_all
 
 T = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -67,3 +68,23 @@ def test_fifty_thousand_lines_then_a_bad_one(tmp_path: Path) -> None:
         "new or newer); resume with --start-line 50001"
     )
     assert "big.jsonl:50001:" in result.stderr.splitlines()[0]
+
+
+def test_bytes_that_are_not_utf8_name_their_line_even_on_stdin(tmp_path: Path) -> None:
+    good = [dumps_record(r.stored(version=1, created_at=T, updated_at=T)) for r in _records(3)]
+    data = (good[0] + "\n" + good[1] + "\n").encode() + b'{"x": "\xff"}\n' + good[2].encode()
+    url = sqlite_url(tmp_path / "m.db")
+    result = subprocess.run(
+        [AGENTMEM, "import", "-", "--url", url],
+        input=data,
+        capture_output=True,
+        env=cli_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "agentmem: <stdin>:3: not UTF-8 text",
+        "agentmem: lines 1-2 of <stdin> are in the store (2 written, 0 already as new or "
+        "newer); resume with --start-line 3",
+    ]

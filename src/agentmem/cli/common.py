@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -115,11 +116,19 @@ async def open_cli_store(url: str) -> AsyncIterator[MemoryStore]:
 @contextmanager
 def text_file(path: str, mode: str) -> Iterator[IO[str]]:
     """``path`` opened as UTF-8 text, or stdin/stdout for ``-``; I/O errors are user errors."""
+    # Reading: undecodable bytes become lone surrogates that the reader reports with
+    # their line number (strict decoding fails a whole buffer, at no known line).
+    errors = "surrogateescape" if mode == "r" else "strict"
     if path == "-":
-        yield sys.stdin if mode == "r" else sys.stdout
+        if mode == "r":
+            if isinstance(sys.stdin, io.TextIOWrapper):
+                sys.stdin.reconfigure(errors=errors)
+            yield sys.stdin
+        else:
+            yield sys.stdout
         return
     try:
-        file = open(path, mode, encoding="utf-8")  # noqa: SIM115 - closed below
+        file = open(path, mode, encoding="utf-8", errors=errors)  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InvalidInput(f"cannot open {path}: {exc.strerror or exc}") from None
     with file:

@@ -83,11 +83,21 @@ async def _flush(store: MemoryStore, batch: list[Record], last_line: int, tally:
     tally.done_through = last_line
 
 
+def _parse(line: str) -> Record:
+    from agentmem.jsonl import loads_record
+
+    try:
+        # The file is read with surrogateescape, so bytes that are not UTF-8 arrive here,
+        # on their own line, instead of failing a whole read buffer at an unknown line.
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("not UTF-8 text") from None
+    return loads_record(line)
+
+
 async def _import(
     store: MemoryStore, lines: Iterable[str], path: str, source: str, tally: _Tally
 ) -> None:
-    from agentmem.jsonl import loads_record
-
     total = _count_lines(path) if progress_shown() else None
     with progress("import", None if total is None else max(0, total - tally.start + 1)) as bar:
         batch: list[Record] = []
@@ -99,7 +109,7 @@ async def _import(
             if not line.strip():
                 continue
             try:
-                record = loads_record(line)
+                record = _parse(line)
             except InvalidInput as exc:
                 # Write what came before the bad line, so the report is exact.
                 await _flush(store, batch, number - 1, tally)
