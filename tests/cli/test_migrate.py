@@ -76,3 +76,32 @@ def test_an_interrupted_migrate_resumes_from_its_checkpoint(tmp_path: Path) -> N
     # Only the pages after the checkpoint were read again (at most one page twice).
     assert "copied 3000 records" in result.stdout or "copied 3005 records" in result.stdout
     assert not checkpoint.exists()
+
+
+def test_a_target_that_dies_mid_copy_is_reported_and_the_rerun_finishes(
+    tmp_path: Path, redis_server_factory: type[RedisServer]
+) -> None:
+    server = redis_server_factory(persistence="aof").start()
+    source = sqlite_url(tmp_path / "src.db")
+    put(source, records("skill", "shared", 2000))
+    checkpoint = tmp_path / "cp.json"
+    args = ["migrate", source, server.url, "--batch", "5", "--checkpoint", str(checkpoint)]
+    process = subprocess.Popen(
+        [AGENTMEM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(tmp_path),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.005)
+    server.kill()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2, err
+    lines = err.splitlines()
+    assert lines[-2].startswith("agentmem: ") and "Traceback" not in err
+    assert "records were copied" in lines[-1] and "run the same command again" in lines[-1]
+
+    server.start()  # the same port and directory: its AOF kept what it acknowledged
+    result = run_cli(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert "resuming from" in result.stderr
+    assert scan_all(server.url, "skill", "shared") == scan_all(source, "skill", "shared")
