@@ -58,6 +58,8 @@ SUITES = {
     # -s: the fault tests print how many writes were acknowledged and how many were found.
     "failover": Suite(("tests/routing", "-s"), server=True),
     "agent-memory": Suite(("tests/memory",), server=True),
+    # The real `agentmem` entry point in subprocesses, on SQLite files and real servers.
+    "cli": Suite(("tests/cli",), server=True, every_server=False),
     # -s: prints tool-call and notification latencies, acknowledged vs found writes.
     "mcp": Suite(
         ("tests/mcp", "-s"), server=True, every_server=False, deps=("-e", "integrations/mcp")
