@@ -12,7 +12,8 @@ must not take every search down with it. So the rule on every backend is:
 
 :func:`find_corrupt` and :func:`delete_corrupt` are what ``agentmem doctor`` runs::
 
-    refs = await find_corrupt(store, "episodic", "shared")
+    refs = await find_corrupt(store)                      # the whole store
+    refs = await find_corrupt(store, "episodic", "shared") # or one collection
     removed = await delete_corrupt(store, refs)
 
 Backends call :func:`report` (or their :class:`CorruptionLog`) when they skip a record.
@@ -26,11 +27,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final
 
-from agentmem.errors import CorruptRecord
+from agentmem.errors import ConfigurationError, CorruptRecord, InvalidInput
 from agentmem.store import MemoryStore, Ref
 
 __all__ = [
     "CorruptionLog",
+    "collections",
     "corrupt_count",
     "delete_corrupt",
     "find_corrupt",
@@ -127,20 +129,52 @@ def _collect() -> Iterator[list[Ref]]:
         _collecting.reset(token)
 
 
-async def find_corrupt(store: MemoryStore, kind: str, namespace: str) -> list[Ref]:
-    """The refs of every corrupt record of ``kind`` in ``namespace``, in id order.
+async def collections(store: MemoryStore) -> list[tuple[str, str]]:
+    """Every (kind, namespace) of ``store`` that holds records, for stores that can list
+    them (``collections()``: memory://, sqlite://, redis://); a routing store lists those
+    of the stores it routes to. A store that cannot is a ConfigurationError."""
+    found: set[tuple[str, str]] = set()
+    listed = False
+    for component in _components(store):
+        lister = getattr(component, "collections", None)
+        if callable(lister):
+            found.update(await lister())
+            listed = True
+    if not listed:
+        raise ConfigurationError(
+            f"{type(store).__name__} cannot list its collections: pass kind= and namespace= "
+            "to find_corrupt"
+        )
+    return sorted(found)
 
-    Reads every record of the collection once (paged scans); each corrupt one is also
-    logged and counted like any skipped record.
+
+async def find_corrupt(
+    store: MemoryStore, kind: str | None = None, namespace: str | None = None
+) -> list[Ref]:
+    """The refs of every corrupt record, sorted: of ``kind`` in ``namespace`` when both are
+    given, else of every collection the store holds (see :func:`collections`).
+
+    Reads each collection once (paged scans); each corrupt record is also logged and
+    counted like any skipped record. ``agentmem doctor`` calls ``find_corrupt(store)``.
     """
+    if (kind is None) != (namespace is None):
+        raise InvalidInput("give both kind and namespace, or neither (the whole store)")
+    if kind is not None and namespace is not None:
+        targets = [(kind, namespace)]
+    else:
+        targets = await collections(store)
+    wanted = set(targets)
     with _collect() as found:
-        cursor: str | None = None
-        while True:
-            page = await store.scan(kind, namespace, limit=_SCAN_PAGE, cursor=cursor)
-            cursor = page.cursor
-            if cursor is None:
-                break
-    return sorted({ref for ref in found if ref.kind == kind and ref.namespace == namespace})
+        for target_kind, target_namespace in targets:
+            cursor: str | None = None
+            while True:
+                page = await store.scan(
+                    target_kind, target_namespace, limit=_SCAN_PAGE, cursor=cursor
+                )
+                cursor = page.cursor
+                if cursor is None:
+                    break
+    return sorted({ref for ref in found if (ref.kind, ref.namespace) in wanted})
 
 
 async def delete_corrupt(store: MemoryStore, refs: Sequence[Ref]) -> int:

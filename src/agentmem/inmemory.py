@@ -248,6 +248,11 @@ class InMemoryStore(StoreBase):
             removed += await self.delete(ref)
         return removed
 
+    async def collections(self) -> list[tuple[str, str]]:
+        """Every (kind, namespace) that holds records, sorted."""
+        self._check_open()
+        return sorted(key for key, coll in self._state.collections.items() if coll.blobs)
+
     async def count(self, kind: str, namespace: str) -> int:
         self._check_open()
         check_kind_namespace(kind, namespace)

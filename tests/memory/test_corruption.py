@@ -71,8 +71,9 @@ async def test_searches_skip_a_corrupt_episode(persistent: Backend) -> None:
             await memory.get_episode(bad.memory_id)
         assert (await memory.get_stats())["corrupt_records"] == 1
 
-        # What `agentmem doctor` does: find, then delete.
+        # What `agentmem doctor` does: find (one collection or the whole store), delete.
         assert await find_corrupt(memory.store, "episodic", memory.namespace) == [ref]
+        assert ref in await find_corrupt(memory.store)
         assert await delete_corrupt(memory.store, [ref]) == 1
         assert await memory.get_episode(bad.memory_id) is None
         json.dumps(await memory.get_stats())  # still plain data

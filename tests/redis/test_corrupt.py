@@ -45,6 +45,8 @@ async def test_garbage_under_one_key_is_skipped_and_reported_once(
     assert corrupt_count(store) == 1
 
     assert await find_corrupt(store, "episodic", NS) == [bad]
+    assert ("episodic", NS) in await store.collections()
+    assert await find_corrupt(store) == [bad]  # every collection of this prefix
     assert await delete_corrupt(store, [bad, refs[0]]) == 1
     assert await store.get(bad) is None
     assert await find_corrupt(store, "episodic", NS) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentmem import CorruptRecord, Record, Ref
+from agentmem.cli.diagnose import diagnose
 from agentmem.corruption import corrupt_count, delete_corrupt, find_corrupt
 from agentmem_sqlite import SQLiteStore
 
@@ -109,9 +110,23 @@ async def test_find_and_delete_corrupt(store: SQLiteStore, db_path: Path) -> Non
     damage(db_path, refs[2], "tags", "not json")
     for ref in more[500:1100]:  # whole pages of corrupt rows do not end the scan
         damage(db_path, ref, "version", "x")
+    other = Ref("skill", "elsewhere", "s1")
+    await store.put(Record(ref=other, text="a skill"))
+    damage(db_path, other, "expires_at", "never")
     found = await find_corrupt(store, "episodic", NS)
     assert found == sorted([refs[0], refs[2], *more[500:1100]])
+    assert await find_corrupt(store) == sorted([*found, other])  # the whole store
+    assert await delete_corrupt(store, [other]) == 1
     assert await delete_corrupt(store, [*found, refs[1]]) == len(found)  # refs[1] is fine
     assert await find_corrupt(store, "episodic", NS) == []
     assert await store.get(refs[1]) is not None
     assert await store.count("episodic", NS) == 4 + 1200 - len(found)
+
+
+async def test_agentmem_doctor_reports_the_corrupt_records(db_path: Path) -> None:
+    async with await SQLiteStore.open(f"sqlite://{db_path}") as store:
+        refs = await fill(store)
+    damage(db_path, refs[3], "blob", b"\x11garbage")
+    findings = [f for f in await diagnose(f"sqlite://{db_path}") if f.check == "corrupt records"]
+    assert [f.status for f in findings] == ["fail"]
+    assert "1 found" in findings[0].detail and refs[3].id in findings[0].detail

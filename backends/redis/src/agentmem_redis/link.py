@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -107,6 +107,10 @@ class RedisLink:
                 **kwargs,
             )
             self.client = Redis(connection_pool=pool)
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """Wait for a free connection (cluster: the gate), for commands run on ``client``."""
+        return self._slot()
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import unquote
 
 from agentmem import (
     AgentMemError,
@@ -45,7 +46,7 @@ from agentmem.store import (
     check_version,
 )
 from agentmem_redis.config import RedisOptions, parse_url
-from agentmem_redis.errors import translate
+from agentmem_redis.errors import translate, translating
 from agentmem_redis.feed import (
     from_us,
     join_cursor,
@@ -423,6 +424,24 @@ class RedisStore(StoreBase):
 
     def _buckets(self) -> range:
         return range(self._layout.buckets)
+
+    async def collections(self) -> list[tuple[str, str]]:
+        """Every (kind, namespace) that holds records, sorted: one SCAN over the id
+        indexes of this prefix (every primary of a cluster). Used by
+        :func:`agentmem.corruption.find_corrupt` to check a whole store."""
+        self._check_open()
+        prefix = self._layout.prefix
+        # Braces are not glob syntax; the prefix is [A-Za-z0-9_.-] only (KeyLayout).
+        pattern = f"{prefix}:{{{prefix}:*}}:ids:*"
+        found: set[tuple[str, str]] = set()
+        async with self._link.slot():
+            with translating("listing collections"):
+                async for key in self._link.client.scan_iter(match=pattern, count=1000):
+                    _, _, collection = _decode_str(key).partition("}:ids:")
+                    kind, sep, namespace = collection.partition(":")
+                    if sep:
+                        found.add((kind, unquote(namespace)))
+        return sorted(found)
 
     async def count(self, kind: str, namespace: str) -> int:
         self._check_open()

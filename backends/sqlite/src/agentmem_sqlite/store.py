@@ -574,6 +574,16 @@ class SQLiteStore(StoreBase):
                 found[ref] = record
         return [found.get(ref) for ref in refs]
 
+    async def collections(self) -> list[tuple[str, str]]:
+        """Every (kind, namespace) that holds records, sorted (the unique index answers it).
+        Used by :func:`agentmem.corruption.find_corrupt` to check a whole store."""
+        rows = await self._read(
+            lambda conn: conn.execute_fetchall(
+                "SELECT DISTINCT kind, namespace FROM records ORDER BY kind, namespace"
+            )
+        )
+        return [(str(kind), str(namespace)) for kind, namespace in rows]
+
     async def count(self, kind: str, namespace: str) -> int:
         self._check_open()
         check_kind_namespace(kind, namespace)
