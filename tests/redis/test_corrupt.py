@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from agentmem import CorruptRecord, Record, Ref
 from agentmem.corruption import corrupt_count, delete_corrupt, find_corrupt
 from agentmem_redis import RedisStore
+from tests.redis.conftest import StoreFactory
+from tests.support.redis_servers import RedisClusterProcesses
 
 pytestmark = pytest.mark.asyncio
 
@@ -71,3 +73,21 @@ async def test_a_key_of_the_wrong_type_is_skipped_too(
     assert await find_corrupt(store, "episodic", NS) == [refs[0]]
     assert await delete_corrupt(store, [refs[0]]) == 1
     assert not await raw.exists(key)
+
+
+async def test_collections_and_find_corrupt_span_every_cluster_node(
+    redis_cluster: RedisClusterProcesses, open_store_on: StoreFactory
+) -> None:
+    store = await open_store_on(redis_cluster.url)
+    refs = [
+        Ref(kind, f"ns-{n}", f"id-{i}")
+        for kind in ("episodic", "skill")
+        for n in range(3)
+        for i in range(4)
+    ]
+    await store.put_many([Record(ref=r, text="spread over buckets") for r in refs])
+    expected = sorted({(r.kind, r.namespace) for r in refs})
+    assert await store.collections() == expected
+    bad = refs[5]
+    await store.redis.set(store.layout.record_key(bad), b"\x11garbage")
+    assert await find_corrupt(store) == [bad]
