@@ -15,12 +15,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
-from typing import Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from agentmem.errors import ConflictError
+from agentmem.errors import ConflictError, InvalidInput
+from agentmem.increments import Increment
 from agentmem.routing.health import same_content
 from agentmem.routing.outbox import OutboxEntry
 from agentmem.store import MemoryStore, Record, Ref
+
+if TYPE_CHECKING:
+    from agentmem.routing.conflicts import ConflictLedger
 
 __all__ = ["PrimaryCaller", "import_resolving", "refill", "replay_entries"]
 
@@ -47,16 +51,37 @@ async def replay_entries(
     primary: PrimaryCaller,
     fallback: MemoryStore,
     reported: set[tuple[Ref, int]],
+    ledger: ConflictLedger | None = None,
+    incremented: set[Ref] | None = None,
 ) -> int:
     """Replay journalled operations in order; return how many writes lost a conflict.
 
     ``reported`` holds the (ref, version) of losers already logged in this recovery.
+    Puts of records with compare-and-set writes go to ``ledger`` (which reports their
+    conflicts itself); increments are sent as deltas and their refs added to
+    ``incremented``.
     """
     lost = 0
     for op, group in groupby(entries, key=lambda e: e.op):
         batch = list(group)
         if op == "put":
-            lost += await _replay_puts(batch, primary=primary, fallback=fallback, reported=reported)
+            checked: set[Ref] = set()
+            if ledger is not None:
+                checked = {e.ref for e in batch if e.expected is not None or ledger.decided(e.ref)}
+                if checked:
+                    await ledger.replay(
+                        [e for e in batch if e.ref in checked], primary=primary, fallback=fallback
+                    )
+            plain = [e for e in batch if e.ref not in checked]
+            if plain:
+                lost += await _replay_puts(
+                    plain, primary=primary, fallback=fallback, reported=reported
+                )
+        elif op == "increment":
+            for entry in batch:
+                lost += await _replay_increment(entry, primary=primary)
+                if incremented is not None:
+                    incremented.add(entry.ref)
         else:
             for entry in batch:
                 lost += await _replay_delete(entry, primary=primary)
@@ -140,6 +165,36 @@ async def import_resolving(
                 _body_preview(mine),
             )
     return lost
+
+
+async def _replay_increment(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
+    """Send the journalled delta (with its op id, so a repeat is not applied twice)."""
+    assert entry.delta is not None
+    delta = Increment.from_body(entry.delta)
+    try:
+        await primary(
+            lambda p: p.increment(
+                entry.ref,
+                add=delta.add,
+                append=delta.append,
+                maximum=delta.maximum,
+                ttl=delta.ttl,
+                op_id=delta.op_id,
+            )
+        )
+    except InvalidInput as exc:
+        # The primary's copy no longer fits the delta (a put changed a field's type).
+        log.error(
+            "replayed increment lost: %s (op %s, made %s) no longer applies to the primary's "
+            "copy: %s; the delta: %s",
+            entry.ref,
+            delta.op_id,
+            entry.at,
+            exc,
+            entry.delta,
+        )
+        return 1
+    return 0
 
 
 async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:

@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import random
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -33,7 +34,7 @@ from agentmem import (
     StoreBase,
 )
 from agentmem import text as textmod
-from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
+from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
 from agentmem.store import (
     Clock,
     check_aware,
@@ -112,6 +113,9 @@ class RedisStore(StoreBase):
         self._known: dict[Ref, tuple[int, int]] = {}
         # Numbers this store's changes so a cluster's per-bucket streams merge in write order.
         self._seq = 0
+        self._increment_locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- properties ---------------------------------------------------------------------
 
@@ -368,6 +372,16 @@ class RedisStore(StoreBase):
         self._check_open()
         check_refs([ref])
         delta = make_increment(add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id)
+        lock = self._increment_locks.get(ref)
+        if lock is None:
+            lock = self._increment_locks[ref] = asyncio.Lock()
+        # This client's increments of one record take turns, so the version check races
+        # only other clients and never gives up under this process's own concurrency.
+        async with lock:
+            return await self._increment(ref, delta)
+
+    async def _increment(self, ref: Ref, delta: Increment) -> Record:
+        op_id = delta.op_id
         key = self._layout.record_key(ref)
         seq = self._next_seq()
         tail = [op_id or "", OP_MEMORY, OP_TTL_SECONDS * 1000]

@@ -439,9 +439,12 @@ class SQLiteStore(StoreBase):
 
         async def body(conn: Conn, new: dict[tuple[str, str], int]) -> Record:
             # One IMMEDIATE transaction: read, op-id check, write and op-id note together.
-            rows = await conn.execute_fetchall(
-                "SELECT blob, expires_at FROM records WHERE kind = ? AND namespace = ? AND id = ?",
-                key,
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT blob, expires_at FROM records "
+                    "WHERE kind = ? AND namespace = ? AND id = ?",
+                    key,
+                )
             )
             current: Record | None = None
             if rows and (rows[0][1] is None or rows[0][1] > now_us):
