@@ -10,7 +10,7 @@ store's ``on_conflict`` callback, logged at WARNING and counted in its ``stats``
 
 The rule for a record with journalled compare-and-set writes, in journal order: the
 first such write decides. Its expected version is the base; if the primary is at the
-base (or already holds the same content), the fallback's current copy, which holds every
+base (or already holds this very copy), the fallback's current copy, which holds every
 later write of this agent too, is imported; else every journalled write of that record
 up to the decision is a conflict. Writes journalled after the decision are decided anew.
 """
@@ -151,7 +151,13 @@ class ConflictLedger:
         if ours is None:
             # Deleted (a delete entry follows) or expired since: nothing to carry.
             return _Decision(True, upto, ours, theirs)
-        if theirs is not None and same_content(theirs, ours):
+        if (
+            theirs is not None
+            and theirs.version == ours.version
+            and theirs.updated_at == ours.updated_at
+            and same_content(theirs, ours)
+        ):
+            # Already imported (a replay interrupted before its entries were removed).
             return _Decision(True, upto, ours, theirs)
         base_holds = entry.expected is None or entry.expected == (
             theirs.version if theirs is not None else 0

@@ -148,6 +148,11 @@ class FailoverStore(StoreBase):
         # Refs whose increments were replayed in this recovery: their fallback copies are
         # replaced by the primary's (which holds every agent's deltas) before it closes.
         self._incremented: set[Ref] = set()
+        # Refs with a put journalled in this outage: the fallback copy then carries this
+        # agent's state, which replay imports, so a later increment of the same record is
+        # journalled as a put too (its delta is in that state; sending it again would
+        # count it twice).
+        self._state_refs: set[Ref] = set()
         self._state = RoutingState.HEALTHY
         self._epoch: str | None = None
         self._failovers = 0
@@ -287,6 +292,7 @@ class FailoverStore(StoreBase):
 
     def _close_circuit(self) -> None:
         self._state = RoutingState.HEALTHY
+        self._state_refs.clear()
         self._healthy.set()
         log.info(
             "primary %s recovered: circuit closed (replayed %d outbox entries so far, "
@@ -432,6 +438,7 @@ class FailoverStore(StoreBase):
         await self._meta.load_collections()
         pending = await self._outbox.load()
         if pending:
+            self._state_refs = await self._outbox.put_refs()
             self._open_circuit(f"{pending} outbox entries from an earlier run wait")
         else:
             await self._sync_epoch()
@@ -545,6 +552,7 @@ class FailoverStore(StoreBase):
         while True:
             if await self._degraded_turn():
                 self._refuse_if_strict(expected_version, record.ref)
+                self._state_refs.add(record.ref)
                 return await self._journalled(
                     [OutboxEntry("put", record.ref, self.now(), expected=expected_version)],
                     lambda f: f.put(record, expected_version=expected_version),
@@ -599,9 +607,11 @@ class FailoverStore(StoreBase):
 
         while True:
             if await self._degraded_turn():
-                return await self._journalled(
-                    [OutboxEntry("increment", ref, self.now(), delta=delta.to_body())], apply
-                )
+                if ref in self._state_refs:
+                    entry = OutboxEntry("put", ref, self.now())
+                else:
+                    entry = OutboxEntry("increment", ref, self.now(), delta=delta.to_body())
+                return await self._journalled([entry], apply)
             try:
                 stored = await self._call_primary(apply)
             except BackendUnavailable as exc:
@@ -619,6 +629,7 @@ class FailoverStore(StoreBase):
         while True:
             if await self._degraded_turn():
                 now = self.now()
+                self._state_refs.update(r.ref for r in batch)
                 return await self._journalled(
                     [OutboxEntry("put", r.ref, now) for r in batch],
                     lambda f: f.put_many(batch),
@@ -640,6 +651,7 @@ class FailoverStore(StoreBase):
         while True:
             if await self._degraded_turn():
                 now = self.now()
+                self._state_refs.update(r.ref for r in batch)
                 return await self._journalled(
                     [OutboxEntry("put", r.ref, now) for r in batch],
                     lambda f: f.import_many(batch),

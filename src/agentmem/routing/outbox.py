@@ -160,6 +160,17 @@ class Outbox:
         await self._store.put_many(records)
         self._pending += len(records)
 
+    async def put_refs(self) -> set[Ref]:
+        """The refs of every journalled put (a full scan: used once, at start)."""
+        refs: set[Ref] = set()
+        cursor: str | None = None
+        while True:
+            page = await self._store.scan(OUTBOX_KIND, self._namespace, limit=_PAGE, cursor=cursor)
+            refs.update(e.ref for e in map(OutboxEntry.from_record, page.records) if e.op == "put")
+            if page.cursor is None:
+                return refs
+            cursor = page.cursor
+
     async def read(self, limit: int) -> list[OutboxEntry]:
         """The oldest ``limit`` entries, in journal order."""
         page = await self._store.scan(OUTBOX_KIND, self._namespace, limit=limit)
