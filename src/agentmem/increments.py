@@ -6,10 +6,11 @@ outbox after an outage, are never lost to a version race. Every backend applies 
 atomically through :meth:`~agentmem.store.MemoryStore.increment`; this module holds the
 one definition of what applying it means, so all backends agree.
 
-Idempotency: an increment may carry an ``op_id``. A store remembers the last
-:data:`OP_MEMORY` op ids applied to each record (beside the record, not in its body) and
-applies an increment whose op id it remembers only once: a replay interrupted by a crash
-can send the same delta again safely.
+Idempotency: an increment may carry an ``op_id``. A store remembers the op ids applied to
+each record (beside the record, not in its body) for :data:`OP_TTL_SECONDS`, at most the
+last :data:`OP_MEMORY` of them, and applies an increment whose op id it remembers only
+once: a replay interrupted by a crash, or the replay of an increment whose first attempt
+timed out but landed, can send the same delta again safely within those bounds.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from agentmem.store import Record, Ref
 
 __all__ = ["MAX_OP_ID_LENGTH", "OP_MEMORY", "OP_TTL_SECONDS", "Increment", "make_increment"]
 
-OP_MEMORY: Final = 256
-"""How many applied op ids a store remembers per record (older ones are forgotten)."""
-OP_TTL_SECONDS: Final = 7 * 24 * 3600
-"""How long a store must remember an applied op id at least (when it forgets by time)."""
+OP_MEMORY: Final = 4096
+"""How many applied op ids a store remembers per record at most (older ones are
+forgotten). It must cover every increment of the record made between an increment's
+first (timed-out) attempt and its replay, by all agents together."""
+OP_TTL_SECONDS: Final = 24 * 3600
+"""How long a store remembers an applied op id (within :data:`OP_MEMORY`)."""
 MAX_OP_ID_LENGTH: Final = 128
 
 Number = int | float

@@ -53,7 +53,7 @@ class _Collection:
     terms: dict[str, Counter[str]] = field(default_factory=dict)
     postings: dict[str, set[str]] = field(default_factory=dict)
     total_len: int = 0
-    ops: dict[str, deque[str]] = field(default_factory=dict)
+    ops: dict[str, dict[str, None]] = field(default_factory=dict)
     """The last op ids applied to each record by :meth:`InMemoryStore.increment`."""
 
     def remove(self, rid: str) -> None:
@@ -401,15 +401,19 @@ class InMemoryStore(StoreBase):
         # No await from here on: the read, the check and the write are one atomic step.
         current = self._live(ref, now)
         coll = self._state.collection(ref.kind, ref.namespace)
-        applied = coll.ops.get(ref.id)
-        if current is not None and op_id is not None and applied and op_id in applied:
+        seen = coll.ops.get(ref.id)
+        if current is not None and op_id is not None and seen and op_id in seen:
             return self._decode(ref)
         stored, blob = self._prepare(
             delta.apply(ref, self._decode(ref) if current else None, now), now, None
         )
         self._apply(stored, blob, now)
         if op_id is not None:
-            coll.ops.setdefault(ref.id, deque(maxlen=OP_MEMORY)).append(op_id)
+            # An insertion-ordered dict: O(1) lookups, the oldest id is dropped first.
+            applied = coll.ops.setdefault(ref.id, {})
+            applied[op_id] = None
+            if len(applied) > OP_MEMORY:
+                del applied[next(iter(applied))]
         return stored
 
     async def ping(self) -> None:

@@ -57,6 +57,8 @@ async def run(options: dict[str, Any], skill: str, calls: int, tasks: int) -> No
                     "pending": stats.pending,
                     "lost": stats.lost,
                     "conflicts": stats.conflicts,
+                    "refills": stats.refills,
+                    "replayed": stats.replayed,
                 }
             ),
             flush=True,

@@ -376,6 +376,7 @@ class FailoverStore(StoreBase):
             reported=self._reported,
             ledger=self._ledger,
             incremented=self._incremented,
+            forget=self._outbox.remove,
         )
         await self._outbox.remove([e.entry_id for e in ready])
         self._replayed += len(ready)
@@ -590,7 +591,7 @@ class FailoverStore(StoreBase):
         # Every increment gets an op id: a primary call that timed out may still have
         # been applied, and the replay of its journalled delta must then do nothing.
         delta = make_increment(
-            add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id or uuid.uuid4().hex
+            add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id or uuid.uuid4().hex[:20]
         )
         await self._ensure_started()
         await self._meta.note_collections([ref])

@@ -53,13 +53,16 @@ async def replay_entries(
     reported: set[tuple[Ref, int]],
     ledger: ConflictLedger | None = None,
     incremented: set[Ref] | None = None,
+    forget: Callable[[Sequence[str]], Awaitable[None]] | None = None,
 ) -> int:
     """Replay journalled operations in order; return how many writes lost a conflict.
 
     ``reported`` holds the (ref, version) of losers already logged in this recovery.
     Puts of records with compare-and-set writes go to ``ledger`` (which reports their
     conflicts itself); increments are sent as deltas and their refs added to
-    ``incremented``.
+    ``incremented``; each replayed increment is passed to ``forget`` (to leave the
+    journal) at once, so a round cut short by an outage does not send it again: its op
+    id would catch a repeat, but only within the store's op-id memory.
     """
     lost = 0
     for op, group in groupby(entries, key=lambda e: e.op):
@@ -82,6 +85,8 @@ async def replay_entries(
                 lost += await _replay_increment(entry, primary=primary)
                 if incremented is not None:
                     incremented.add(entry.ref)
+                if forget is not None:
+                    await forget([entry.entry_id])
         else:
             for entry in batch:
                 lost += await _replay_delete(entry, primary=primary)

@@ -217,7 +217,9 @@ def make_store_state_machine(
                     self.run(self.store.increment(ref, add=delta.add, append=delta.append))
                 except InvalidInput:
                     return
-                raise AssertionError(f"increment of {ref} should have raised InvalidInput") from None
+                raise AssertionError(
+                    f"increment of {ref} should have raised InvalidInput"
+                ) from None
             got = self.run(
                 self.store.increment(ref, add=delta.add, append=delta.append, ttl=delta.ttl)
             )

@@ -80,6 +80,9 @@ ON CONFLICT (kind, namespace, id) DO UPDATE SET
     tags = excluded.tags, blob = excluded.blob, terms = excluded.terms,
     doc_len = excluded.doc_len
 """
+_OPS_PRUNE_EVERY: Final = 64
+"""Increments with an op id between two prunes of the applied_ops table."""
+
 _INSERT_CHANGE: Final = (
     "INSERT INTO changes (op, kind, namespace, id, version, origin, at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -141,6 +144,7 @@ class SQLiteStore(StoreBase):
         self._write_lock = asyncio.Lock()
         self._scopes: dict[tuple[str, str], int] = {}
         self._writes_since_prune = 0
+        self._ops_since_prune = 0
         self._capabilities = Capabilities(cross_process=True, durable=True, increment=True)
         self._cleanup: asyncio.Future[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -471,19 +475,25 @@ class SQLiteStore(StoreBase):
                     "VALUES (?, ?, ?, ?, ?)",
                     (*key, op_id, now_us),
                 )
-                # Bounded memory: the newest OP_MEMORY per record, none older than a week.
-                await conn.execute(
-                    "DELETE FROM applied_ops WHERE kind = ? AND namespace = ? AND id = ? AND "
-                    "op_id NOT IN (SELECT op_id FROM applied_ops WHERE kind = ? AND "
-                    "namespace = ? AND id = ? ORDER BY at DESC LIMIT ?)",
-                    (*key, *key, OP_MEMORY),
-                )
-                await conn.execute(
-                    "DELETE FROM applied_ops WHERE at < ?", (now_us - OP_TTL_SECONDS * 10**6,)
-                )
+                self._ops_since_prune += 1
+                if self._ops_since_prune >= _OPS_PRUNE_EVERY:
+                    self._ops_since_prune = 0
+                    await self._prune_ops(conn, key, now_us)
             return stored
 
         return await self._write(body)
+
+    async def _prune_ops(self, conn: Conn, key: tuple[str, str, str], now_us: int) -> None:
+        """Bounded memory: the newest OP_MEMORY op ids per record, none past OP_TTL."""
+        await conn.execute(
+            "DELETE FROM applied_ops WHERE at < ?", (now_us - OP_TTL_SECONDS * 10**6,)
+        )
+        await conn.execute(
+            "DELETE FROM applied_ops WHERE kind = ? AND namespace = ? AND id = ? AND "
+            "op_id NOT IN (SELECT op_id FROM applied_ops WHERE kind = ? AND "
+            "namespace = ? AND id = ? ORDER BY at DESC LIMIT ?)",
+            (*key, *key, OP_MEMORY),
+        )
 
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         self._check_open()

@@ -132,6 +132,7 @@ for i = 1, count do
     if mode == 'incr' and op_id ~= '' then
       local ok = okey(id)
       redis.call('ZADD', ok, ARGV[3], op_id)
+      redis.call('ZREMRANGEBYSCORE', ok, '-inf', num(now - op_ttl * 1000))
       redis.call('ZREMRANGEBYRANK', ok, 0, -1 - op_memory)
       redis.call('PEXPIRE', ok, op_ttl)
     end
