@@ -591,7 +591,11 @@ class FailoverStore(StoreBase):
         # Every increment gets an op id: a primary call that timed out may still have
         # been applied, and the replay of its journalled delta must then do nothing.
         delta = make_increment(
-            add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id or uuid.uuid4().hex[:20]
+            add=add,
+            append=append,
+            maximum=maximum,
+            ttl=ttl,
+            op_id=uuid.uuid4().hex[:20] if op_id is None else op_id,
         )
         await self._ensure_started()
         await self._meta.note_collections([ref])
