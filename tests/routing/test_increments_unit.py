@@ -181,3 +181,26 @@ async def test_failover_url_strict_and_on_conflict_option(tmp_path: object) -> N
         assert isinstance(store, FailoverStore) and store.strict
     async with await open_store(failover_url("memory://", "memory://")) as store:
         assert isinstance(store, FailoverStore) and not store.strict
+
+
+async def test_a_compare_and_set_delete_overtaken_by_a_newer_write_is_reported() -> None:
+    shared = InMemoryStore()
+    views = [FaultyStore(shared), FaultyStore(shared)]
+    seen: list[ReplayConflict] = []
+    deleter, writer = make(views[0], on_conflict=seen.append), make(views[1])
+    try:
+        first = await deleter.put(Record(ref=REF, body={"n": 0}))
+        views[0].set("down")
+        assert await deleter.delete(REF, expected_version=first.version)
+        await writer.put(Record(ref=REF, body={"n": 1}), expected_version=first.version)
+        views[0].set("up")
+        assert await deleter.wait_until_healthy(within=10)
+        kept = await shared.get(REF)
+        assert kept is not None and kept.body == {"n": 1}
+        assert deleter.stats.conflicts == 1 and deleter.stats.lost == 0
+        (conflict,) = seen
+        assert conflict.ours is None and conflict.theirs == kept
+        assert conflict.expected_version == first.version
+    finally:
+        await deleter.close()
+        await writer.close()

@@ -58,7 +58,8 @@ class ReplayConflict:
 
     ref: Ref
     ours: Record | None
-    """This agent's copy (the fallback's) that the write produced, not carried over."""
+    """This agent's copy (the fallback's) that the write produced, not carried over
+    (None for a delete)."""
     theirs: Record | None
     """What the primary holds, and keeps (None when it holds nothing)."""
     expected_version: int | None
@@ -125,7 +126,7 @@ class ConflictLedger:
                 decision = await self._decide(entry, primary=primary, fallback=fallback)
                 self._decisions[entry.ref] = decision
             if not decision.carried:
-                await self._report(
+                await self.report(
                     ReplayConflict(
                         ref=entry.ref,
                         ours=decision.ours,
@@ -170,7 +171,21 @@ class ConflictLedger:
         self.unsettled.add(ref)
         return _Decision(False, upto, ours, theirs)
 
-    async def _report(self, conflict: ReplayConflict) -> None:
+    async def report_delete(self, entry: OutboxEntry, theirs: Record) -> None:
+        """Report a compare-and-set delete made while degraded that replay did not carry."""
+        await self.report(
+            ReplayConflict(
+                ref=entry.ref,
+                ours=None,
+                theirs=theirs,
+                expected_version=entry.expected,
+                written_at=entry.at,
+                entry_id=entry.entry_id,
+            )
+        )
+
+    async def report(self, conflict: ReplayConflict) -> None:
+        """Count, keep, log and deliver one conflict to the ``on_conflict`` callback."""
         self.count += 1
         self.recent.append(conflict)
         log.warning(

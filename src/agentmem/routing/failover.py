@@ -678,7 +678,7 @@ class FailoverStore(StoreBase):
                 held = await self._fallback.get(ref)
                 version = expected_version or (held.version if held else 0)
                 return await self._journalled(
-                    [OutboxEntry("delete", ref, self.now(), version)],
+                    [OutboxEntry("delete", ref, self.now(), version, expected=expected_version)],
                     lambda f: f.delete(ref, expected_version=expected_version),
                 )
             try:

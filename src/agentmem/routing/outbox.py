@@ -45,7 +45,7 @@ class OutboxEntry:
     """For a delete: the version removed (0 when the fallback did not hold the record)."""
     entry_id: str = ""
     expected: int | None = None
-    """For a put: the version a compare-and-set expected (None for a plain put)."""
+    """For a put or delete: the version a compare-and-set expected (None if plain)."""
     delta: dict[str, Any] | None = None
     """For an increment: :meth:`agentmem.increments.Increment.to_body` (op id included)."""
 

@@ -89,7 +89,14 @@ async def replay_entries(
                     await forget([entry.entry_id])
         else:
             for entry in batch:
-                lost += await _replay_delete(entry, primary=primary)
+                kept = await _replay_delete(entry, primary=primary)
+                if kept is None:
+                    continue
+                if ledger is not None and entry.expected is not None:
+                    # A compare-and-set delete that is not carried: a conflict to report.
+                    await ledger.report_delete(entry, kept)
+                else:
+                    lost += 1
     return lost
 
 
@@ -202,11 +209,12 @@ async def _replay_increment(entry: OutboxEntry, *, primary: PrimaryCaller) -> in
     return 0
 
 
-async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
+async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> Record | None:
+    """Carry a delete; return the primary's copy when a newer write keeps it (else None)."""
     ref = entry.ref
     before = await primary(lambda p: p.get(ref))
     if before is None:
-        return 0
+        return None
     newer = (
         before.version > entry.version
         if entry.version
@@ -216,7 +224,7 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
     if not newer:
         try:
             await primary(lambda p: p.delete(ref, expected_version=before.version))
-            return 0
+            return None
         except ConflictError:
             pass  # changed between our read and the delete: that write is newer
     log.warning(
@@ -228,7 +236,7 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
         before.version,
         before.updated_at,
     )
-    return 1
+    return before
 
 
 async def refill(
