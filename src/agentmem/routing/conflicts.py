@@ -49,7 +49,14 @@ class CompareAndSetWhileDegraded(BackendUnavailable):
     Raised instead of taking the write on the fallback, where the version it checks is
     this agent's copy's and a conflict could only be found (and reported) at replay. It
     is a :class:`~agentmem.errors.BackendUnavailable`: retry once the store is healthy.
+
+    ``primary_may_have_applied`` is True when the primary failed during this very call
+    (a connection lost mid-request): the write may have landed, so read before retrying.
     """
+
+    def __init__(self, message: str, *, primary_may_have_applied: bool = False) -> None:
+        super().__init__(message)
+        self.primary_may_have_applied = primary_may_have_applied
 
 
 @dataclass(frozen=True, slots=True)

@@ -550,9 +550,10 @@ class FailoverStore(StoreBase):
         (record,) = _check_records([record])
         await self._ensure_started()
         await self._meta.note_collections([record.ref])
+        failed: BackendUnavailable | None = None
         while True:
             if await self._degraded_turn():
-                self._refuse_if_strict(expected_version, record.ref)
+                self._refuse_if_strict(expected_version, record.ref, failed)
                 self._state_refs.add(record.ref)
                 return await self._journalled(
                     [OutboxEntry("put", record.ref, self.now(), expected=expected_version)],
@@ -563,17 +564,28 @@ class FailoverStore(StoreBase):
                     lambda p: p.put(record, expected_version=expected_version)
                 )
             except BackendUnavailable as exc:
+                failed = exc
                 self._open_circuit(f"{exc}")
                 continue
             await self._mirror([stored])
             return stored
 
-    def _refuse_if_strict(self, expected_version: int | None, ref: Ref) -> None:
-        if self._strict and expected_version is not None:
-            raise CompareAndSetWhileDegraded(
-                f"compare-and-set on {ref} refused: primary {self._primary_store.url} is "
-                f"unavailable ({self._state.value}) and this failover store is strict"
-            )
+    def _refuse_if_strict(
+        self, expected_version: int | None, ref: Ref, failed: BackendUnavailable | None
+    ) -> None:
+        if not self._strict or expected_version is None:
+            return
+        unknown = (
+            f"; the primary failed during this call ({failed}), so it may have applied "
+            "the write: read the record before retrying"
+            if failed is not None
+            else ""
+        )
+        raise CompareAndSetWhileDegraded(
+            f"compare-and-set on {ref} refused: primary {self._primary_store.url} is "
+            f"unavailable ({self._state.value}) and this failover store is strict{unknown}",
+            primary_may_have_applied=failed is not None,
+        )
 
     async def increment(
         self,
@@ -672,9 +684,10 @@ class FailoverStore(StoreBase):
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         check_refs([ref])
         await self._ensure_started()
+        failed: BackendUnavailable | None = None
         while True:
             if await self._degraded_turn():
-                self._refuse_if_strict(expected_version, ref)
+                self._refuse_if_strict(expected_version, ref, failed)
                 held = await self._fallback.get(ref)
                 version = expected_version or (held.version if held else 0)
                 return await self._journalled(
@@ -686,6 +699,7 @@ class FailoverStore(StoreBase):
                     lambda p: p.delete(ref, expected_version=expected_version)
                 )
             except BackendUnavailable as exc:
+                failed = exc
                 self._open_circuit(f"{exc}")
                 continue
             # Drop our copy too, or a later refill would bring the record back.
