@@ -27,15 +27,23 @@ async def bump(
     add: Mapping[str, int | float] | None = None,
     maximum: Mapping[str, Any] | None = None,
     ttl: timedelta | None = None,
+    count_unseen: bool = False,
 ) -> Record | None:
     """Apply a delta to the existing record at ``ref``; None (nothing written) if absent.
 
     The existence check comes first because an increment creates a missing record, and a
-    counter must not resurrect a memory that is gone.
+    counter must not resurrect a memory that is gone. With ``count_unseen``, while a
+    failover store is degraded the check is not trusted (see below) and the returned
+    record may be this agent's partial local view.
     """
     store = space.store
-    if await store.get(ref) is None:
+    if await store.get(ref) is None and not (
+        count_unseen and not getattr(store, "available", True)
+    ):
         return None
+    # With ``count_unseen``: a failover store answering from its fallback may simply not
+    # hold a record that only other agents wrote. Take the count anyway (journalled as a
+    # delta, it reaches the shared record when the primary is back) rather than refuse it.
     if store.capabilities.increment:
         # Queue this process's increments of one record here, outside any store call
         # timeout: a store that retries a version check (Redis) then races only other

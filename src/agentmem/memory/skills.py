@@ -131,10 +131,12 @@ class SkillStore:
                 "total_duration": float(duration),
             },
             ttl=ttl,
+            count_unseen=True,
         )
         if written is None:
             raise InvalidInput(f"no skill named {name!r}; save_skill() it first")
-        return Skill.from_dict(written.body)
+        # During an outage the local copy may hold only the counts: name it at least.
+        return Skill.from_dict({"memory_id": f"skill:{name}", "skill_name": name, **written.body})
 
     async def get(self, skill_name: str) -> Skill | None:
         """The skill with this name (counts as an access), or None."""
