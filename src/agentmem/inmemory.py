@@ -12,9 +12,9 @@ import asyncio
 import heapq
 import itertools
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from agentmem.changes import ChangeStream
 from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
+from agentmem.increments import OP_MEMORY, make_increment
 from agentmem.store import (
     Capabilities,
     Change,
@@ -52,8 +53,11 @@ class _Collection:
     terms: dict[str, Counter[str]] = field(default_factory=dict)
     postings: dict[str, set[str]] = field(default_factory=dict)
     total_len: int = 0
+    ops: dict[str, dict[str, None]] = field(default_factory=dict)
+    """The last op ids applied to each record by :meth:`InMemoryStore.increment`."""
 
     def remove(self, rid: str) -> None:
+        self.ops.pop(rid, None)
         self.blobs.pop(rid, None)
         self.meta.pop(rid, None)
         old = self.terms.pop(rid, None)
@@ -67,7 +71,10 @@ class _Collection:
 
     def add(self, record: Record, blob: bytes) -> None:
         rid = record.ref.id
+        ops = self.ops.pop(rid, None)
         self.remove(rid)
+        if ops is not None:
+            self.ops[rid] = ops  # an update keeps the record's applied op ids
         self.blobs[rid] = blob
         # Keep a body-less copy for filtering and scoring without decoding.
         self.meta[rid] = Record(
@@ -130,7 +137,7 @@ class InMemoryStore(StoreBase):
         else:
             self._state = _named_states.setdefault(name, _State(retention))
         self._codec = codec or Codec()
-        self._capabilities = Capabilities(cross_process=False, durable=False)
+        self._capabilities = Capabilities(cross_process=False, durable=False, increment=True)
 
     @property
     def url(self) -> str:
@@ -381,6 +388,38 @@ class InMemoryStore(StoreBase):
         for stored, blob in staged:
             self._apply(stored, blob, now)
         return len(staged)
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        self._check_open()
+        check_refs([ref])
+        delta = make_increment(add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id)
+        now = self.now()
+        # No await from here on: the read, the check and the write are one atomic step.
+        current = self._live(ref, now)
+        coll = self._state.collection(ref.kind, ref.namespace)
+        seen = coll.ops.get(ref.id)
+        if current is not None and op_id is not None and seen and op_id in seen:
+            return self._decode(ref)
+        stored, blob = self._prepare(
+            delta.apply(ref, self._decode(ref) if current else None, now), now, None
+        )
+        self._apply(stored, blob, now)
+        if op_id is not None:
+            # An insertion-ordered dict: O(1) lookups, the oldest id is dropped first.
+            applied = coll.ops.setdefault(ref.id, {})
+            applied[op_id] = None
+            if len(applied) > OP_MEMORY:
+                del applied[next(iter(applied))]
+        return stored
 
     async def ping(self) -> None:
         self._check_open()

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, runtime_checkable
 
 from agentmem.errors import ConflictError, InvalidInput
@@ -221,6 +221,10 @@ class Capabilities:
     """Several processes (or machines) opening the same URL share one store."""
     durable: bool = False
     """Acknowledged writes survive a restart of the process that made them."""
+    increment: bool = False
+    """:meth:`MemoryStore.increment` applies commutative updates atomically (and
+    idempotently by ``op_id``). Off by default so that a third-party store written before
+    it existed is not tested for it; agentmem's stores all claim it."""
 
 
 @runtime_checkable
@@ -335,6 +339,29 @@ class MemoryStore(Protocol):
         whose stored version is already equal or newer. Returns how many were written.
 
         Used to replay a failover outbox, refill an emptied server and import exports.
+        """
+        ...
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        """Apply a commutative update to the body of the record at ``ref``, atomically.
+
+        ``add`` adds to numeric fields, ``append`` extends list fields, ``maximum`` keeps
+        the larger of the stored and the given value; a missing field starts at 0, ``[]``
+        or the given value, and a missing record is created (empty text, no tags). ``ttl``
+        sets ``expires_at`` to now + ttl (None keeps the record's expiry). The version
+        goes up by one. An ``op_id`` the store has already applied to this record (it
+        remembers the last :data:`agentmem.increments.OP_MEMORY`) is not applied again:
+        the current record is returned. Stores that claim ``capabilities.increment``
+        implement it; see :mod:`agentmem.increments`.
         """
         ...
 

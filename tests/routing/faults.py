@@ -134,6 +134,10 @@ class FaultyStore:
         await self._enter()
         return await self.inner.import_many(records)
 
+    async def increment(self, ref: Ref, **delta: Any) -> Record:
+        await self._enter()
+        return await self.inner.increment(ref, **delta)
+
     async def ping(self) -> None:
         await self._enter()
         await self.inner.ping()

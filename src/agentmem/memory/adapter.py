@@ -540,6 +540,7 @@ class AgentMemory:
                 "url": self.redis_manager.url,
                 "redis_available": self.redis_manager.available,
                 "state": self.redis_manager.state,
+                "failover": self.redis_manager.failover_stats,
             },
             "last_consolidation": self._last_consolidation,
             "corrupt_records": corrupt_count(self._store),

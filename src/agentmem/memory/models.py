@@ -137,6 +137,13 @@ class Skill(LongTermMemory):
     error_handling: dict[str, Any] = field(default_factory=dict)
     decision_logic: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The counts are stored (and incremented); the rates are derived from them, so
+        # they are right however many agents added to the counts.
+        if self.times_executed > 0:
+            self.success_rate = self.times_succeeded / self.times_executed
+            self.average_duration = self.total_duration / self.times_executed
+
 
 @dataclass(kw_only=True)
 class SessionInfo(_Plain):

@@ -18,6 +18,7 @@ from datetime import datetime
 from agentmem import text as textmod
 from agentmem.errors import InvalidInput
 from agentmem.memory.config import SEMANTIC
+from agentmem.memory.counters import bump
 from agentmem.memory.models import SemanticMemory, stored_body
 from agentmem.memory.ranking import Retriever
 from agentmem.memory.space import MemorySpace
@@ -40,6 +41,26 @@ def _union(old: Sequence[str], new: Sequence[str]) -> list[str]:
 
 def _confidence(validated: int, invalidated: int) -> float:
     return round(validated / (validated + invalidated + 1), 4)
+
+
+_FEEDBACK = "feedback_count"
+"""Body field counting feedback since the last save; a save (which writes only the model's
+fields) drops it, so an explicit confidence given to save wins until the next feedback."""
+
+
+def _memory(record: Record) -> SemanticMemory:
+    memory = SemanticMemory.from_dict(record.body)
+    if record.body.get(_FEEDBACK):
+        memory.confidence = _confidence(memory.times_validated, memory.times_invalidated)
+    return memory
+
+
+def _searched_memory(record: Record, store: object) -> SemanticMemory | None:
+    """For reads of many records: a body that is not a memory is reported and skipped."""
+    memory = SemanticMemory.from_record(record, store)
+    if memory is not None and record.body.get(_FEEDBACK):
+        memory.confidence = _confidence(memory.times_validated, memory.times_invalidated)
+    return memory
 
 
 class SemanticStore:
@@ -113,7 +134,7 @@ class SemanticStore:
 
         written = await space.update(ref, merge)
         assert written is not None
-        return SemanticMemory.from_dict(written.body)
+        return _memory(written)
 
     def _record(self, memory: SemanticMemory, now: datetime) -> Record:
         return Record(
@@ -125,27 +146,26 @@ class SemanticStore:
         )
 
     async def feedback(self, memory_id: str, valid: bool) -> SemanticMemory | None:
-        """Count one confirmation (``valid``) or contradiction of the knowledge."""
+        """Count one confirmation (``valid``) or contradiction of the knowledge.
+
+        The count is an increment (exact across agents and outages); from the first
+        feedback on, confidence is derived from the counters when the knowledge is read,
+        until a save with an explicit confidence sets it again.
+        """
         space = self._space
-
-        def count(current: Record | None) -> Record | None:
-            if current is None:
-                return None
-            memory = SemanticMemory.from_dict(current.body)
-            if valid:
-                memory.times_validated += 1
-            else:
-                memory.times_invalidated += 1
-            memory.confidence = _confidence(memory.times_validated, memory.times_invalidated)
-            return self._record(memory, space.clock())
-
-        written = await space.update(space.ref(SEMANTIC, memory_id), count)
-        return None if written is None else SemanticMemory.from_dict(written.body)
+        counter = "times_validated" if valid else "times_invalidated"
+        written = await bump(
+            space,
+            space.ref(SEMANTIC, memory_id),
+            add={counter: 1, _FEEDBACK: 1},
+            ttl=space.ttls.get(SEMANTIC),
+        )
+        return None if written is None else _memory(written)
 
     async def get(self, memory_id: str) -> SemanticMemory | None:
         """The knowledge with this id, or None."""
         record = await self._space.store.get(self._space.ref(SEMANTIC, memory_id))
-        return None if record is None else SemanticMemory.from_dict(record.body)
+        return None if record is None else _memory(record)
 
     async def search(self, query: str, *, limit: int = 5) -> list[SemanticMemory]:
         """Ranked knowledge for ``query``."""
@@ -154,7 +174,7 @@ class SemanticStore:
         )
         results = []
         for record, score in ranked:
-            memory = SemanticMemory.from_record(record, self._space.store)
+            memory = _searched_memory(record, self._space.store)
             if memory is None:
                 continue
             memory.score = score

@@ -2,9 +2,11 @@
 
 A skill's record id is its name. Statistics (``times_executed``, ``times_succeeded``,
 ``total_duration`` and the derived ``success_rate`` and ``average_duration``) live in the
-skill's record and change only by compare-and-set on its version, retried on conflict:
-agents recording executions at the same time never lose one. Saving a skill that exists
-updates its description, sequence, conditions and tags and keeps its statistics.
+skill's record. The counts change only by increments (see :mod:`agentmem.memory.counters`):
+agents recording executions at the same time never lose one, not even across a failover
+outage; the rates are derived from the counts whenever a skill is read. Saving a skill
+that exists updates its description, sequence, conditions and tags and keeps its
+statistics.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from agentmem import text as textmod
 from agentmem.errors import InvalidInput
 from agentmem.memory.access import touch
 from agentmem.memory.config import SKILL
+from agentmem.memory.counters import bump
 from agentmem.memory.models import Skill, stored_body
 from agentmem.memory.ranking import Retriever
 from agentmem.memory.space import MemorySpace
@@ -116,20 +119,24 @@ class SkillStore:
         space = self._space
         name = _check_name(skill_name)
 
-        def count(current: Record | None) -> Record:
-            if current is None:
-                raise InvalidInput(f"no skill named {name!r}; save_skill() it first")
-            skill = Skill.from_dict(current.body)
-            skill.times_executed += 1
-            skill.times_succeeded += 1 if success else 0
-            skill.total_duration += float(duration)
-            skill.success_rate = skill.times_succeeded / skill.times_executed
-            skill.average_duration = skill.total_duration / skill.times_executed
-            return self._record(skill, space.clock())
-
-        written = await space.update(space.ref(SKILL, name), count)
-        assert written is not None
-        return Skill.from_dict(written.body)
+        if isinstance(duration, bool) or not isinstance(duration, int | float):
+            raise InvalidInput(f"duration must be a number of seconds, got {duration!r}")
+        ttl = space.ttls.get(SKILL)
+        written = await bump(
+            space,
+            space.ref(SKILL, name),
+            add={
+                "times_executed": 1,
+                "times_succeeded": 1 if success else 0,
+                "total_duration": float(duration),
+            },
+            ttl=ttl,
+            count_unseen=True,
+        )
+        if written is None:
+            raise InvalidInput(f"no skill named {name!r}; save_skill() it first")
+        # During an outage the local copy may hold only the counts: name it at least.
+        return Skill.from_dict({"memory_id": f"skill:{name}", "skill_name": name, **written.body})
 
     async def get(self, skill_name: str) -> Skill | None:
         """The skill with this name (counts as an access), or None."""

@@ -32,7 +32,8 @@ _local_locks: weakref.WeakValueDictionary[tuple[int, Ref], asyncio.Lock] = (
 )
 
 
-def _local_lock(store: MemoryStore, ref: Ref) -> asyncio.Lock:
+def local_lock(store: MemoryStore, ref: Ref) -> asyncio.Lock:
+    """This process's lock for writes of ``ref`` through ``store`` (see MemorySpace.update)."""
     key = (id(store), ref)
     lock = _local_locks.get(key)
     if lock is None:
@@ -80,7 +81,7 @@ class MemorySpace:
         one writer per process takes part in the compare-and-set race: correctness comes
         from the compare-and-set, the lock only keeps conflicts (and retries) rare.
         """
-        async with _local_lock(self.store, ref):
+        async with local_lock(self.store, ref):
             return await self._update(ref, change)
 
     async def _update(

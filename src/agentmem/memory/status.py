@@ -37,6 +37,24 @@ class BackendStatus:
         return store.state.value if isinstance(store, FailoverStore) else "direct"
 
     @property
+    def failover_stats(self) -> dict[str, int] | None:
+        """A failover store's counters (failovers, replayed, pending, lost, refills and
+        conflicts: writes made while degraded that replay did not carry, each reported to
+        its ``on_conflict``); None for other stores."""
+        store = self._store
+        if not isinstance(store, FailoverStore):
+            return None
+        stats = store.stats
+        return {
+            "failovers": stats.failovers,
+            "replayed": stats.replayed,
+            "pending": stats.pending,
+            "lost": stats.lost,
+            "refills": stats.refills,
+            "conflicts": stats.conflicts,
+        }
+
+    @property
     def url(self) -> str:
         """The store URL (passwords masked by the backend)."""
         return self._store.url

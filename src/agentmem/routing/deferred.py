@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,7 +57,7 @@ class DeferredStore(StoreBase):
         # Before the first open, claim what a shared server store claims.
         if self._inner is not None:
             return self._inner.capabilities
-        return Capabilities(cross_process=True)
+        return Capabilities(cross_process=True, increment=True)
 
     async def store(self) -> MemoryStore:
         """The opened store; BackendUnavailable while it cannot be opened."""
@@ -152,6 +152,21 @@ class DeferredStore(StoreBase):
 
     async def import_many(self, records: Sequence[Record]) -> int:
         return await (await self.store()).import_many(records)
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        inner = await self.store()
+        return await inner.increment(
+            ref, add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id
+        )
 
     async def ping(self) -> None:
         await (await self.store()).ping()

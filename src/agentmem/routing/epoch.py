@@ -12,6 +12,7 @@ list in the fallback too, updated the first time a collection is written.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Final
@@ -55,6 +56,7 @@ class FallbackMeta:
         self._seen_ref = Ref(META_KIND, namespace, "primary_epoch")
         self._collections_ref = Ref(META_KIND, namespace, "collections")
         self._collections: set[tuple[str, str]] = set()
+        self._note_lock = asyncio.Lock()
 
     async def seen_epoch(self) -> str | None:
         """The primary epoch this fallback last saw, or None if it never saw one."""
@@ -79,9 +81,16 @@ class FallbackMeta:
 
     async def note_collections(self, refs: list[Ref]) -> None:
         """Persist any (kind, namespace) not recorded yet, before data is written there."""
-        new = {(r.kind, r.namespace) for r in refs} - self._collections
-        if not new:
+        if not {(r.kind, r.namespace) for r in refs} - self._collections:
             return
+        # One update at a time in this process: concurrent first writes to a collection
+        # would otherwise race each other's compare-and-set on the same record.
+        async with self._note_lock:
+            new = {(r.kind, r.namespace) for r in refs} - self._collections
+            if new:
+                await self._note(new)
+
+    async def _note(self, new: set[tuple[str, str]]) -> None:
         for _ in range(10):
             current = await self._fallback.get(self._collections_ref)
             stored = {

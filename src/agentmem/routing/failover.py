@@ -10,14 +10,21 @@ epoch marker is missing or new) is refilled from the fallback, the outbox is rep
 order with ``import_many`` (versions kept; the higher version wins), and the circuit
 closes. While healthy, every write the primary acknowledged is mirrored into the
 fallback with the primary's version, so the fallback always holds this agent's data.
+
+Increments are journalled as deltas with an op id and replayed as the same deltas, so
+counters are exact through any outage. A compare-and-set made while degraded is carried
+only if the primary still holds the version it was based on; each one that is not is a
+:class:`~agentmem.routing.conflicts.ReplayConflict` given to ``on_conflict`` and counted
+in :attr:`FailoverStore.stats`; ``strict=True`` refuses compare-and-set while degraded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
@@ -26,6 +33,13 @@ from tenacity.wait import wait_exponential, wait_random
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeSource, ChangeStream
 from agentmem.errors import AgentMemError, BackendUnavailable, InvalidInput
+from agentmem.increments import make_increment
+from agentmem.routing.conflicts import (
+    CompareAndSetWhileDegraded,
+    ConflictCallback,
+    ConflictLedger,
+    ReplayConflict,
+)
 from agentmem.routing.epoch import PRIMARY_EPOCH_REF, FallbackMeta, ensure_primary_epoch
 from agentmem.routing.health import FailoverStats, RoutingState, call_with_timeout, same_content
 from agentmem.routing.outbox import Outbox, OutboxEntry
@@ -84,6 +98,12 @@ class FailoverStore(StoreBase):
             different primaries need different journals.
         replay_batch: outbox entries replayed per round.
         owns_stores: close both stores when this one closes.
+        strict: refuse compare-and-set (``put``/``delete`` with ``expected_version``) while
+            degraded with :class:`~agentmem.routing.conflicts.CompareAndSetWhileDegraded`
+            instead of taking it on the fallback and checking it at replay.
+        on_conflict: called (a function or a coroutine function) with each
+            :class:`~agentmem.routing.conflicts.ReplayConflict`: a write made while
+            degraded that replay did not carry into the primary.
     """
 
     def __init__(
@@ -101,6 +121,8 @@ class FailoverStore(StoreBase):
         owns_stores: bool = True,
         origin: str | None = None,
         clock: Clock | None = None,
+        strict: bool = False,
+        on_conflict: ConflictCallback | None = None,
     ) -> None:
         super().__init__(origin=origin or primary.origin, clock=clock)
         if call_timeout <= 0 or probe_initial < 0 or probe_max < probe_initial or probe_jitter < 0:
@@ -121,6 +143,16 @@ class FailoverStore(StoreBase):
         namespace = journal or f"failover {primary.url}"[:256]
         self._outbox = Outbox(fallback, namespace)
         self._meta = FallbackMeta(fallback, namespace)
+        self._strict = strict
+        self._ledger = ConflictLedger(on_conflict, lambda: self._outbox.next_seq)
+        # Refs whose increments were replayed in this recovery: their fallback copies are
+        # replaced by the primary's (which holds every agent's deltas) before it closes.
+        self._incremented: set[Ref] = set()
+        # Refs with a put journalled in this outage: the fallback copy then carries this
+        # agent's state, which replay imports, so a later increment of the same record is
+        # journalled as a put too (its delta is in that state; sending it again would
+        # count it twice).
+        self._state_refs: set[Ref] = set()
         self._state = RoutingState.HEALTHY
         self._epoch: str | None = None
         self._failovers = 0
@@ -165,7 +197,18 @@ class FailoverStore(StoreBase):
             pending=self._outbox.pending,
             lost=self._lost,
             refills=self._refills,
+            conflicts=self._ledger.count,
         )
+
+    @property
+    def conflicts(self) -> list[ReplayConflict]:
+        """The latest replay conflicts (up to 1,000), oldest first."""
+        return list(self._ledger.recent)
+
+    @property
+    def strict(self) -> bool:
+        """True when compare-and-set is refused while degraded."""
+        return self._strict
 
     @property
     def primary(self) -> MemoryStore:
@@ -189,6 +232,7 @@ class FailoverStore(StoreBase):
             compare_and_set=p.compare_and_set and f.compare_and_set,
             cross_process=p.cross_process,
             durable=p.durable or f.durable,
+            increment=p.increment and f.increment,
         )
 
     async def wait_until_healthy(self, within: float | None = None) -> bool:
@@ -248,6 +292,7 @@ class FailoverStore(StoreBase):
 
     def _close_circuit(self) -> None:
         self._state = RoutingState.HEALTHY
+        self._state_refs.clear()
         self._healthy.set()
         log.info(
             "primary %s recovered: circuit closed (replayed %d outbox entries so far, "
@@ -285,6 +330,7 @@ class FailoverStore(StoreBase):
         await self._call_primary(lambda p: p.ping())
         self._state = RoutingState.RECOVERING
         self._reported.clear()
+        self._ledger.start_recovery()
         try:
             epoch, _created = await self._call_primary(ensure_primary_epoch)
             seen = await self._meta.seen_epoch()
@@ -324,7 +370,13 @@ class FailoverStore(StoreBase):
         if not ready:
             return False
         self._lost += await replay_entries(
-            ready, primary=self._call_primary, fallback=self._fallback, reported=self._reported
+            ready,
+            primary=self._call_primary,
+            fallback=self._fallback,
+            reported=self._reported,
+            ledger=self._ledger,
+            incremented=self._incremented,
+            forget=self._outbox.remove,
         )
         await self._outbox.remove([e.entry_id for e in ready])
         self._replayed += len(ready)
@@ -340,9 +392,37 @@ class FailoverStore(StoreBase):
             await self._idle.wait()
             while await self._replay_round():
                 pass
+            await self._resync()
             self._close_circuit()
         finally:
             self._gate.set()
+
+    async def _resync(self) -> None:
+        """Give the fallback the primary's copy of every record whose copies diverged.
+
+        After increments were replayed as deltas, or a compare-and-set write was not
+        carried, this agent's fallback copy is its local view, not the record: replace it
+        (even by a lower version) so reads during the next outage, and its mirror checks,
+        start from the primary's state. Runs with new fallback writes held at the gate.
+        """
+        refs = sorted(self._incremented | self._ledger.unsettled)
+        for start in range(0, len(refs), self._replay_batch):
+            await self._resync_batch(refs[start : start + self._replay_batch])
+        self._incremented.clear()
+        self._ledger.unsettled.clear()
+
+    async def _resync_batch(self, batch: list[Ref]) -> None:
+        theirs = await self._call_primary(lambda p: p.get_many(batch))
+        ours = await self._fallback.get_many(batch)
+        for mine, primary_copy in zip(ours, theirs, strict=True):
+            if primary_copy is None:
+                continue
+            if mine is not None and mine.version >= primary_copy.version:
+                if mine.version == primary_copy.version and same_content(mine, primary_copy):
+                    continue
+                # import_many keeps the higher version: remove ours first.
+                await self._fallback.delete(mine.ref)
+            await self._fallback.import_many([primary_copy])
 
     # -- start-up and background -------------------------------------------------------------
 
@@ -359,6 +439,7 @@ class FailoverStore(StoreBase):
         await self._meta.load_collections()
         pending = await self._outbox.load()
         if pending:
+            self._state_refs = await self._outbox.put_refs()
             self._open_circuit(f"{pending} outbox entries from an earlier run wait")
         else:
             await self._sync_epoch()
@@ -469,16 +550,87 @@ class FailoverStore(StoreBase):
         (record,) = _check_records([record])
         await self._ensure_started()
         await self._meta.note_collections([record.ref])
+        failed: BackendUnavailable | None = None
         while True:
             if await self._degraded_turn():
+                self._refuse_if_strict(expected_version, record.ref, failed)
+                self._state_refs.add(record.ref)
                 return await self._journalled(
-                    [OutboxEntry("put", record.ref, self.now())],
+                    [OutboxEntry("put", record.ref, self.now(), expected=expected_version)],
                     lambda f: f.put(record, expected_version=expected_version),
                 )
             try:
                 stored = await self._call_primary(
                     lambda p: p.put(record, expected_version=expected_version)
                 )
+            except BackendUnavailable as exc:
+                failed = exc
+                self._open_circuit(f"{exc}")
+                continue
+            await self._mirror([stored])
+            return stored
+
+    def _refuse_if_strict(
+        self, expected_version: int | None, ref: Ref, failed: BackendUnavailable | None
+    ) -> None:
+        if not self._strict or expected_version is None:
+            return
+        unknown = (
+            f"; the primary failed during this call ({failed}), so it may have applied "
+            "the write: read the record before retrying"
+            if failed is not None
+            else ""
+        )
+        raise CompareAndSetWhileDegraded(
+            f"compare-and-set on {ref} refused: primary {self._primary_store.url} is "
+            f"unavailable ({self._state.value}) and this failover store is strict{unknown}",
+            primary_may_have_applied=failed is not None,
+        )
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        """Apply the delta on the primary; while degraded, on the fallback and journalled
+        as the delta (never the state), replayed later with the same op id."""
+        check_refs([ref])
+        # Every increment gets an op id: a primary call that timed out may still have
+        # been applied, and the replay of its journalled delta must then do nothing.
+        delta = make_increment(
+            add=add,
+            append=append,
+            maximum=maximum,
+            ttl=ttl,
+            op_id=uuid.uuid4().hex[:20] if op_id is None else op_id,
+        )
+        await self._ensure_started()
+        await self._meta.note_collections([ref])
+
+        async def apply(store: MemoryStore) -> Record:
+            return await store.increment(
+                ref,
+                add=delta.add,
+                append=delta.append,
+                maximum=delta.maximum,
+                ttl=delta.ttl,
+                op_id=delta.op_id,
+            )
+
+        while True:
+            if await self._degraded_turn():
+                if ref in self._state_refs:
+                    entry = OutboxEntry("put", ref, self.now())
+                else:
+                    entry = OutboxEntry("increment", ref, self.now(), delta=delta.to_body())
+                return await self._journalled([entry], apply)
+            try:
+                stored = await self._call_primary(apply)
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
@@ -494,6 +646,7 @@ class FailoverStore(StoreBase):
         while True:
             if await self._degraded_turn():
                 now = self.now()
+                self._state_refs.update(r.ref for r in batch)
                 return await self._journalled(
                     [OutboxEntry("put", r.ref, now) for r in batch],
                     lambda f: f.put_many(batch),
@@ -515,6 +668,7 @@ class FailoverStore(StoreBase):
         while True:
             if await self._degraded_turn():
                 now = self.now()
+                self._state_refs.update(r.ref for r in batch)
                 return await self._journalled(
                     [OutboxEntry("put", r.ref, now) for r in batch],
                     lambda f: f.import_many(batch),
@@ -530,12 +684,14 @@ class FailoverStore(StoreBase):
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         check_refs([ref])
         await self._ensure_started()
+        failed: BackendUnavailable | None = None
         while True:
             if await self._degraded_turn():
+                self._refuse_if_strict(expected_version, ref, failed)
                 held = await self._fallback.get(ref)
                 version = expected_version or (held.version if held else 0)
                 return await self._journalled(
-                    [OutboxEntry("delete", ref, self.now(), version)],
+                    [OutboxEntry("delete", ref, self.now(), version, expected=expected_version)],
                     lambda f: f.delete(ref, expected_version=expected_version),
                 )
             try:
@@ -543,6 +699,7 @@ class FailoverStore(StoreBase):
                     lambda p: p.delete(ref, expected_version=expected_version)
                 )
             except BackendUnavailable as exc:
+                failed = exc
                 self._open_circuit(f"{exc}")
                 continue
             # Drop our copy too, or a later refill would bring the record back.

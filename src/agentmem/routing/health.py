@@ -48,6 +48,9 @@ class FailoverStats:
     """Replayed writes that lost a version conflict (each one logged at WARNING)."""
     refills: int
     """How many times an emptied primary was refilled from the fallback."""
+    conflicts: int = 0
+    """Writes made while degraded that replay did not carry into the primary, each one
+    reported to ``on_conflict`` as a ReplayConflict (one per write, exactly)."""
 
 
 async def call_with_timeout(what: str, seconds: float, call: Callable[[], Awaitable[T]]) -> T:

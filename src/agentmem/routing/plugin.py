@@ -5,8 +5,10 @@
     URLs name, e.g. ``tiered://?fast=redis%3A%2F%2Fhost%3A6379%2F0&durable=sqlite%3A%2F%2F%2Fm.db``.
 
 ``failover://?primary=<url>&fallback=<url>[&call_timeout=0.5][&probe_initial=0.05]``
-``[&probe_max=5][&probe_jitter=0.1][&epoch_check_interval=5][&journal=NAME]``
-    :class:`~agentmem.routing.FailoverStore`. The fallback is opened first, then the
+``[&probe_max=5][&probe_jitter=0.1][&epoch_check_interval=5][&journal=NAME][&strict=1]``
+    :class:`~agentmem.routing.FailoverStore`. ``strict=1`` refuses compare-and-set while
+    degraded; the keyword option ``on_conflict=`` (a callback, given to ``open_store``)
+    receives each :class:`~agentmem.routing.ReplayConflict`. The fallback is opened first, then the
     primary: a primary URL that is wrong (bad URL, wrong password, missing plugin)
     raises :class:`~agentmem.errors.ConfigurationError` at open and is never replaced
     by the fallback silently. A primary that is down at open (``BackendUnavailable``)
@@ -93,7 +95,7 @@ async def open_tiered_store(url: str, **options: Any) -> TieredStore:
 
 async def open_failover_store(url: str, **options: Any) -> FailoverStore:
     """Opener for ``failover://?primary=...&fallback=...``."""
-    allowed = {*_FLOAT_OPTIONS, "epoch_check_interval", "journal"}
+    allowed = {*_FLOAT_OPTIONS, "epoch_check_interval", "journal", "strict"}
     query = _query(url, "failover", ("primary", "fallback"), allowed)
     settings: dict[str, Any] = {}
     for key in _FLOAT_OPTIONS:
@@ -106,6 +108,15 @@ async def open_failover_store(url: str, **options: Any) -> FailoverStore:
         )
     if "journal" in query:
         settings["journal"] = query["journal"]
+    if "strict" in query:
+        flag = query["strict"].lower()
+        if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigurationError(f"failover URL parameter strict={flag!r}: use strict=1 or 0")
+        settings["strict"] = flag in ("1", "true", "yes", "on")
+    # Options of the failover store itself, not of its inner stores.
+    options = dict(options)
+    if "on_conflict" in options:
+        settings["on_conflict"] = options.pop("on_conflict")
     # Fallback first: a broken fallback is found before the primary is touched, and a
     # primary that cannot be opened (wrong password, bad URL) fails here, loudly.
     fallback = await open_store(query["fallback"], **options)

@@ -15,12 +15,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
-from typing import Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from agentmem.errors import ConflictError
+from agentmem.errors import ConflictError, InvalidInput
+from agentmem.increments import Increment
 from agentmem.routing.health import same_content
 from agentmem.routing.outbox import OutboxEntry
 from agentmem.store import MemoryStore, Record, Ref
+
+if TYPE_CHECKING:
+    from agentmem.routing.conflicts import ConflictLedger
 
 __all__ = ["PrimaryCaller", "import_resolving", "refill", "replay_entries"]
 
@@ -47,19 +51,52 @@ async def replay_entries(
     primary: PrimaryCaller,
     fallback: MemoryStore,
     reported: set[tuple[Ref, int]],
+    ledger: ConflictLedger | None = None,
+    incremented: set[Ref] | None = None,
+    forget: Callable[[Sequence[str]], Awaitable[None]] | None = None,
 ) -> int:
     """Replay journalled operations in order; return how many writes lost a conflict.
 
     ``reported`` holds the (ref, version) of losers already logged in this recovery.
+    Puts of records with compare-and-set writes go to ``ledger`` (which reports their
+    conflicts itself); increments are sent as deltas and their refs added to
+    ``incremented``; each replayed increment is passed to ``forget`` (to leave the
+    journal) at once, so a round cut short by an outage does not send it again: its op
+    id would catch a repeat, but only within the store's op-id memory.
     """
     lost = 0
     for op, group in groupby(entries, key=lambda e: e.op):
         batch = list(group)
         if op == "put":
-            lost += await _replay_puts(batch, primary=primary, fallback=fallback, reported=reported)
+            checked: set[Ref] = set()
+            if ledger is not None:
+                checked = {e.ref for e in batch if e.expected is not None or ledger.decided(e.ref)}
+                if checked:
+                    await ledger.replay(
+                        [e for e in batch if e.ref in checked], primary=primary, fallback=fallback
+                    )
+            plain = [e for e in batch if e.ref not in checked]
+            if plain:
+                lost += await _replay_puts(
+                    plain, primary=primary, fallback=fallback, reported=reported
+                )
+        elif op == "increment":
+            for entry in batch:
+                lost += await _replay_increment(entry, primary=primary)
+                if incremented is not None:
+                    incremented.add(entry.ref)
+                if forget is not None:
+                    await forget([entry.entry_id])
         else:
             for entry in batch:
-                lost += await _replay_delete(entry, primary=primary)
+                kept = await _replay_delete(entry, primary=primary)
+                if kept is None:
+                    continue
+                if ledger is not None and entry.expected is not None:
+                    # A compare-and-set delete that is not carried: a conflict to report.
+                    await ledger.report_delete(entry, kept)
+                else:
+                    lost += 1
     return lost
 
 
@@ -142,11 +179,42 @@ async def import_resolving(
     return lost
 
 
-async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
+async def _replay_increment(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
+    """Send the journalled delta (with its op id, so a repeat is not applied twice)."""
+    assert entry.delta is not None
+    delta = Increment.from_body(entry.delta)
+    try:
+        await primary(
+            lambda p: p.increment(
+                entry.ref,
+                add=delta.add,
+                append=delta.append,
+                maximum=delta.maximum,
+                ttl=delta.ttl,
+                op_id=delta.op_id,
+            )
+        )
+    except InvalidInput as exc:
+        # The primary's copy no longer fits the delta (a put changed a field's type).
+        log.error(
+            "replayed increment lost: %s (op %s, made %s) no longer applies to the primary's "
+            "copy: %s; the delta: %s",
+            entry.ref,
+            delta.op_id,
+            entry.at,
+            exc,
+            entry.delta,
+        )
+        return 1
+    return 0
+
+
+async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> Record | None:
+    """Carry a delete; return the primary's copy when a newer write keeps it (else None)."""
     ref = entry.ref
     before = await primary(lambda p: p.get(ref))
     if before is None:
-        return 0
+        return None
     newer = (
         before.version > entry.version
         if entry.version
@@ -156,7 +224,7 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
     if not newer:
         try:
             await primary(lambda p: p.delete(ref, expected_version=before.version))
-            return 0
+            return None
         except ConflictError:
             pass  # changed between our read and the delete: that write is newer
     log.warning(
@@ -168,7 +236,7 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> int:
         before.version,
         before.updated_at,
     )
-    return 1
+    return before
 
 
 async def refill(

@@ -14,8 +14,9 @@ reaches the caller. Wrap a store in :class:`~agentmem.routing.FailoverStore` for
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeStream
@@ -77,6 +78,7 @@ class TieredStore(StoreBase):
             compare_and_set=d.compare_and_set,
             cross_process=f.cross_process,
             durable=d.durable,
+            increment=d.increment and f.increment,
         )
 
     async def _copy_to_fast(self, records: Sequence[Record]) -> None:
@@ -111,6 +113,24 @@ class TieredStore(StoreBase):
         self._check_open()
         stored = await self._durable.put_many(records)
         await self._copy_to_fast(stored)
+        return stored
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        """Applied by the durable store (the source of truth), then copied to the fast one."""
+        self._check_open()
+        stored = await self._durable.increment(
+            ref, add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id
+        )
+        await self._copy_to_fast([stored])
         return stored
 
     async def import_many(self, records: Sequence[Record]) -> int:

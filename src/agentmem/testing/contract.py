@@ -662,6 +662,104 @@ class StoreContractTests:
         assert got_b is not None and got_b.body == {"remote": 3} and got_b.version == 3
         assert (await store.put(Record(ref=b))).version == 4
 
+    # -- increment ----------------------------------------------------------------------
+
+    @aio
+    async def test_increment_creates_then_adds_appends_and_keeps_maximum(
+        self, store: MemoryStore, ns: str, clock: ManualClock
+    ) -> None:
+        _require(store, "increment")
+        ref = Ref("skill", ns, "stats")
+        first = await store.increment(
+            ref, add={"runs": 1, "secs": 0.5}, append={"log": ["a"]}, maximum={"best": 3}
+        )
+        assert first.version == 1 and first.created_at == clock()
+        assert first.body == {"runs": 1, "secs": 0.5, "log": ["a"], "best": 3}
+        await store.put(Record(ref=ref, body={**first.body, "name": "x"}, text="deploy it"))
+        second = await store.increment(
+            ref, add={"runs": 2, "secs": 1}, append={"log": ("b", "c")}, maximum={"best": 2}
+        )
+        assert second.version == 3
+        assert second.body == {
+            "runs": 3,
+            "secs": 1.5,
+            "log": ["a", "b", "c"],
+            "best": 3,
+            "name": "x",
+        }
+        assert isinstance(second.body["runs"], int)
+        got = await store.get(ref)
+        assert got is not None and got.body == second.body and got.version == 3
+        assert got.text == "deploy it" and got.created_at == first.created_at
+        if store.capabilities.search:
+            assert [h.ref for h in await store.search("skill", ns, "deploy")] == [ref]
+
+    @aio
+    async def test_increment_refuses_bad_deltas_and_wrong_field_types(
+        self, store: MemoryStore, ns: str
+    ) -> None:
+        _require(store, "increment")
+        ref = Ref("skill", ns, "typed")
+        await store.put(Record(ref=ref, body={"name": "x", "n": 1}))
+        for bad in (
+            {"add": {"n": "1"}},
+            {"add": {"n": True}},
+            {"add": {"n": float("nan")}},
+            {"append": {"l": "abc"}},
+            {"add": {"n": 1}, "maximum": {"n": 2}},
+            {"add": {"name": 1}},
+            {"append": {"n": [1]}},
+            {"op_id": ""},
+        ):
+            with pytest.raises(InvalidInput):
+                await store.increment(ref, **bad)
+        got = await store.get(ref)
+        assert got is not None and got.version == 1 and got.body == {"name": "x", "n": 1}
+
+    @aio
+    async def test_increment_with_an_op_id_applies_once(self, store: MemoryStore, ns: str) -> None:
+        _require(store, "increment")
+        ref = Ref("skill", ns, "once")
+        a = await store.increment(ref, add={"n": 1}, op_id="op-1")
+        again = await store.increment(ref, add={"n": 1}, op_id="op-1")
+        assert again.version == a.version == 1 and again.body == {"n": 1}
+        b = await store.increment(ref, add={"n": 1}, op_id="op-2")
+        assert b.version == 2 and b.body == {"n": 2}
+        await store.put(Record(ref=ref, body={"n": 10}))
+        assert (await store.increment(ref, add={"n": 1}, op_id="op-2")).body == {"n": 10}
+        other = Ref("skill", ns, "other")
+        assert (await store.increment(other, add={"n": 5}, op_id="op-1")).body == {"n": 5}
+
+    @aio
+    async def test_increment_sets_ttl_and_restarts_an_expired_record(
+        self, store: MemoryStore, ns: str, clock: ManualClock
+    ) -> None:
+        _require(store, "increment")
+        _require(store, "ttl")
+        ref = Ref("skill", ns, "ttl")
+        rec = await store.increment(ref, add={"n": 1}, ttl=timedelta(seconds=30))
+        assert rec.expires_at == clock() + timedelta(seconds=30)
+        kept = await store.increment(ref, add={"n": 1})
+        assert kept.expires_at == rec.expires_at and kept.body == {"n": 2}
+        clock.advance(31)
+        assert await store.get(ref) is None
+        fresh = await store.increment(ref, add={"n": 1})
+        assert fresh.version == 1 and fresh.body == {"n": 1} and fresh.expires_at is None
+
+    @aio
+    async def test_concurrent_increments_lose_nothing(self, store: MemoryStore, ns: str) -> None:
+        _require(store, "increment")
+        ref = Ref("skill", ns, "hot")
+
+        async def worker(w: int) -> None:
+            for i in range(10):
+                await store.increment(ref, add={"n": 1, "x": 0.5}, append={"seen": [f"{w}.{i}"]})
+
+        await asyncio.gather(*(worker(w) for w in range(8)))
+        got = await store.get(ref)
+        assert got is not None and got.body["n"] == 80 and got.body["x"] == 40.0
+        assert got.version == 80 and len(set(got.body["seen"])) == 80
+
     # -- stateful -----------------------------------------------------------------------
 
     def test_state_machine(self) -> None:

@@ -21,7 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from agentmem import text as textmod
 from agentmem.changes import ChangeStream
-from agentmem.errors import ConflictError
+from agentmem.errors import ConflictError, InvalidInput
+from agentmem.increments import Increment, make_increment
 from agentmem.store import Clock, MemoryStore, Record, Ref
 from agentmem.testing.clock import ManualClock
 
@@ -99,6 +100,10 @@ class StoreModel:
             return False
         self.changes.append(("delete", ref, current.version))
         return True
+
+    def increment(self, ref: Ref, delta: Increment) -> Record:
+        """Raises InvalidInput (changing nothing) when the delta does not fit the record."""
+        return self.put(delta.apply(ref, self.live(ref), self.clock()))
 
     def import_one(self, record: Record) -> bool:
         if self.version(record.ref) >= record.version:
@@ -189,6 +194,36 @@ def make_store_state_machine(
                 except ConflictError:
                     conflicted = True
                 assert conflicted, f"put at expected {expected} succeeded on v{actual}"
+
+        @rule(
+            key=keys,
+            amount=st.integers(-3, 3),
+            item=st.sampled_from(("a", "b")),
+            ttl=st.sampled_from((None, 30)),
+        )
+        def increment(self, key: Any, amount: int, item: str, ttl: int | None) -> None:
+            if not self.store.capabilities.increment:
+                return
+            ref = self.ref(key)
+            delta = make_increment(
+                add={"count": amount},
+                append={"seen": [item]},
+                ttl=None if ttl is None else timedelta(seconds=ttl),
+            )
+            try:
+                expected = self.model.increment(ref, delta)
+            except InvalidInput:
+                try:
+                    self.run(self.store.increment(ref, add=delta.add, append=delta.append))
+                except InvalidInput:
+                    return
+                raise AssertionError(
+                    f"increment of {ref} should have raised InvalidInput"
+                ) from None
+            got = self.run(
+                self.store.increment(ref, add=delta.add, append=delta.append, ttl=delta.ttl)
+            )
+            assert got == expected
 
         @rule(batch=st.lists(st.tuples(keys, texts), min_size=1, max_size=4))
         def put_many(self, batch: list[tuple[Any, str]]) -> None:

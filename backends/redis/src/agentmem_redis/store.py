@@ -12,8 +12,9 @@ import importlib
 import json
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -35,6 +36,7 @@ from agentmem import (
     StoreBase,
 )
 from agentmem import text as textmod
+from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
 from agentmem.store import (
     Clock,
     check_aware,
@@ -113,6 +115,9 @@ class RedisStore(StoreBase):
         self._known: dict[Ref, tuple[int, int]] = {}
         # Numbers this store's changes so a cluster's per-bucket streams merge in write order.
         self._seq = 0
+        self._increment_locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- properties ---------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class RedisStore(StoreBase):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(cross_process=True, durable=True)
+        return Capabilities(cross_process=True, durable=True, increment=True)
 
     @property
     def layout(self) -> KeyLayout:
@@ -202,7 +207,11 @@ class RedisStore(StoreBase):
         return self._seq
 
     def _write_calls(
-        self, items: Sequence[tuple[int, Record, int, int, int]], mode: str, now: datetime
+        self,
+        items: Sequence[tuple[int, Record, int, int, int]],
+        mode: str,
+        now: datetime,
+        tail: Sequence[Any] = (),
     ) -> tuple[list[ScriptCall], list[list[int]]]:
         """One write script per bucket for (index, stored, given, guess_c, seq) items;
         also returns which item indices each call carries, in order."""
@@ -241,7 +250,7 @@ class RedisStore(StoreBase):
                 self._options.retention,
                 self._layout.channel,
             ]
-            calls.append(("write", keys, header + args))
+            calls.append(("write", keys, header + args + list(tail)))
             order.append(indices)
         return calls, order
 
@@ -351,6 +360,66 @@ class RedisStore(StoreBase):
                     assert stored.created_at is not None
                     self._remember(stored.ref, stored.version, to_us(stored.created_at))
         return written
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        """Read, apply the delta here, write back with the write script's version check.
+
+        The record is encoded (and maybe compressed) by the codec on this side, so the
+        script cannot add to it itself; instead it refuses the write unless the record is
+        still at the version read, and the read-apply-write is retried. Every increment
+        that returns was applied exactly once on top of the state it read: atomic as a
+        server-side update, and the op-id check happens in the same script.
+        """
+        self._check_open()
+        check_refs([ref])
+        delta = make_increment(add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id)
+        lock = self._increment_locks.get(ref)
+        if lock is None:
+            lock = self._increment_locks[ref] = asyncio.Lock()
+        # This client's increments of one record take turns, so the version check races
+        # only other clients and never gives up under this process's own concurrency.
+        async with lock:
+            return await self._increment(ref, delta)
+
+    async def _increment(self, ref: Ref, delta: Increment) -> Record:
+        op_id = delta.op_id
+        key = self._layout.record_key(ref)
+        seq = self._next_seq()
+        tail = [op_id or "", OP_MEMORY, OP_TTL_SECONDS * 1000]
+        for attempt in range(_MAX_WRITE_ATTEMPTS):
+            blob = await self._link.command("increment", "GET", key)
+            now = self.now()
+            current = None if blob is None else self._decode(blob, ref, now)
+            version = current.version if current is not None else 0
+            created = current.created_at if current is not None else None
+            stored = delta.apply(ref, current, now).stored(
+                version=version + 1, created_at=created or now, updated_at=now
+            )
+            item = (0, stored, version, to_us(created or now), seq)
+            calls, _ = self._write_calls([item], "incr", now, tail)
+            (reply,) = await self._link.run_scripts("increment", calls)
+            if isinstance(reply, BaseException):
+                raise reply
+            if int(reply[0]) == 1:
+                self._remember(ref, stored.version, to_us(created or now))
+                return stored
+            if int(reply[0]) == 2 and current is not None:
+                return current  # this op id was applied before: nothing to do
+            if attempt >= 2:
+                # Contention on one record: step aside briefly so writers interleave.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
+        raise ConflictError(
+            f"gave up incrementing {ref} after {_MAX_WRITE_ATTEMPTS} attempts under contention"
+        )
 
     def _delete_call(self, ref: Ref, expected: int | None, now: datetime) -> ScriptCall:
         key, args = self._ref_args(ref)

@@ -9,6 +9,8 @@ from any released version is exercised all the time:
   statistics; ``records`` gains its FTS5 document (``terms``, ``doc_len``); the
   external-content FTS5 table ``records_fts`` and triggers keep index and statistics in
   step with ``records`` inside the same transaction as every write, sweep included.
+* version 3: ``applied_ops`` remembers the op ids of increments applied to each record,
+  so a replayed increment is applied once (see :mod:`agentmem.increments`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "migrate"]
 log = logging.getLogger("agentmem.sqlite.schema")
 
 APPLICATION_ID: Final = 0x61676D31  # "agm1": marks the file as an agentmem store
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 _V1: Final = """
 CREATE TABLE records (
@@ -98,6 +100,18 @@ CREATE TRIGGER records_after_update AFTER UPDATE ON records BEGIN
 END;
 """
 
+_V3: Final = """
+CREATE TABLE applied_ops (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    op_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (kind, namespace, id, op_id)
+) WITHOUT ROWID;
+CREATE INDEX applied_ops_at ON applied_ops (at);
+"""
+
 
 async def _to_v1(conn: aiosqlite.Connection, codec: Codec) -> None:
     for statement in _split(_V1):
@@ -130,6 +144,11 @@ async def _to_v2(conn: aiosqlite.Connection, codec: Codec) -> None:
         await conn.execute(statement)
 
 
+async def _to_v3(conn: aiosqlite.Connection, codec: Codec) -> None:
+    for statement in _split(_V3):
+        await conn.execute(statement)
+
+
 def _split(script: str) -> list[str]:
     """Split a DDL script into statements (triggers contain ';' and end with 'END;')."""
     statements: list[str] = []
@@ -152,6 +171,7 @@ def _split(script: str) -> list[str]:
 MIGRATIONS: Final[dict[int, Callable[[aiosqlite.Connection, Codec], Awaitable[None]]]] = {
     1: _to_v1,
     2: _to_v2,
+    3: _to_v3,
 }
 
 

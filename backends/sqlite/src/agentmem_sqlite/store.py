@@ -16,8 +16,8 @@ import json
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
 import aiosqlite
@@ -39,6 +39,7 @@ from agentmem import (
     StoreClosed,
 )
 from agentmem import text as textmod
+from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
 from agentmem.store import (
     Clock,
     check_aware,
@@ -80,6 +81,9 @@ ON CONFLICT (kind, namespace, id) DO UPDATE SET
     tags = excluded.tags, blob = excluded.blob, terms = excluded.terms,
     doc_len = excluded.doc_len
 """
+_OPS_PRUNE_EVERY: Final = 64
+"""Increments with an op id between two prunes of the applied_ops table."""
+
 _INSERT_CHANGE: Final = (
     "INSERT INTO changes (op, kind, namespace, id, version, origin, at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -175,7 +179,8 @@ class SQLiteStore(StoreBase):
         self._write_lock = asyncio.Lock()
         self._scopes: dict[tuple[str, str], int] = {}
         self._writes_since_prune = 0
-        self._capabilities = Capabilities(cross_process=True, durable=True)
+        self._ops_since_prune = 0
+        self._capabilities = Capabilities(cross_process=True, durable=True, increment=True)
         self._cleanup: asyncio.Future[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         if options.sweep_interval > 0:
@@ -477,6 +482,76 @@ class SQLiteStore(StoreBase):
             return len(rows)
 
         return await self._write(body)
+
+    async def increment(
+        self,
+        ref: Ref,
+        *,
+        add: Mapping[str, int | float] | None = None,
+        append: Mapping[str, Sequence[Any]] | None = None,
+        maximum: Mapping[str, Any] | None = None,
+        ttl: timedelta | None = None,
+        op_id: str | None = None,
+    ) -> Record:
+        self._check_open()
+        check_refs([ref])
+        delta = make_increment(add=add, append=append, maximum=maximum, ttl=ttl, op_id=op_id)
+        now, now_us = self._now()
+        key = (ref.kind, ref.namespace, ref.id)
+
+        async def body(conn: Conn, new: dict[tuple[str, str], int]) -> Record:
+            # One IMMEDIATE transaction: read, op-id check, write and op-id note together.
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT blob, expires_at FROM records "
+                    "WHERE kind = ? AND namespace = ? AND id = ?",
+                    key,
+                )
+            )
+            current: Record | None = None
+            if rows and (rows[0][1] is None or rows[0][1] > now_us):
+                current = self._decode(rows[0][0], ref)
+            if current is not None and op_id is not None:
+                seen = await conn.execute_fetchall(
+                    "SELECT 1 FROM applied_ops WHERE kind = ? AND namespace = ? AND id = ? "
+                    "AND op_id = ?",
+                    (*key, op_id),
+                )
+                if seen:
+                    return current
+            scope = await self._scope(conn, ref.kind, ref.namespace, new)
+            stored = delta.apply(ref, current, now).stored(
+                version=current.version + 1 if current else 1,
+                created_at=current.created_at or now if current else now,
+                updated_at=now,
+            )
+            await conn.execute(_UPSERT, self._row(stored, scope))
+            await conn.execute(_INSERT_CHANGE, self._change("put", ref, stored.version, now_us))
+            if op_id is not None:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO applied_ops (kind, namespace, id, op_id, at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (*key, op_id, now_us),
+                )
+                self._ops_since_prune += 1
+                if self._ops_since_prune >= _OPS_PRUNE_EVERY:
+                    self._ops_since_prune = 0
+                    await self._prune_ops(conn, key, now_us)
+            return stored
+
+        return await self._write(body)
+
+    async def _prune_ops(self, conn: Conn, key: tuple[str, str, str], now_us: int) -> None:
+        """Bounded memory: the newest OP_MEMORY op ids per record, none past OP_TTL."""
+        await conn.execute(
+            "DELETE FROM applied_ops WHERE at < ?", (now_us - OP_TTL_SECONDS * 10**6,)
+        )
+        await conn.execute(
+            "DELETE FROM applied_ops WHERE kind = ? AND namespace = ? AND id = ? AND "
+            "op_id NOT IN (SELECT op_id FROM applied_ops WHERE kind = ? AND "
+            "namespace = ? AND id = ? ORDER BY at DESC LIMIT ?)",
+            (*key, *key, OP_MEMORY),
+        )
 
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         self._check_open()

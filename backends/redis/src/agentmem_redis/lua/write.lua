@@ -1,4 +1,5 @@
--- put or import a batch of records that all live in this bucket, in order.
+-- put or import a batch of records that all live in this bucket, in order; or write the
+-- result of one increment ("incr": a put that also checks and notes its op id).
 -- KEYS: the record key of each item.
 -- ARGV: 1 base, 2 "" (collections come per item), 3 now_us, 4 mode ("put" | "import"),
 --       5 cleanup budget, 6 origin, 7 at_iso, 8 retention, 9 channel,
@@ -8,10 +9,20 @@
 -- put: every guess is checked first; if any is wrong nothing is written and the reply
 -- is {0, item, version, created_us, ...} for the wrong ones; else {1, v1, v2, ...}.
 -- import: {1, w1, w2, ...} with w = 1 for written, 0 for skipped (stored >= given).
+-- incr: like put for its one item, which carries a 10th value: its op id ('' for none),
+-- then the op-memory size and its TTL in ms; {2} when the op id was already applied to
+-- the live record (nothing is written).
 local now, mode, budget = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local origin, at_iso, retention, channel = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local FIRST, WIDTH = 10, 9
-local count = (#ARGV - FIRST + 1) / WIDTH
+local op_id, op_memory, op_ttl
+if mode == 'incr' then
+  WIDTH = 10
+  op_id, op_memory, op_ttl = ARGV[FIRST + 9], tonumber(ARGV[FIRST + 10]), ARGV[FIRST + 11]
+end
+local count = (mode == 'incr') and 1 or (#ARGV - FIRST + 1) / WIDTH
+-- Applied op ids of the incremented record: a sorted set (score: time) in its bucket.
+local function okey(id) return BASE .. ':o:' .. COLL .. ':' .. esc(id) end
 
 local cleaned = {}
 for i = 1, count do
@@ -21,6 +32,12 @@ for i = 1, count do
     cleanup(now, budget)
     cleaned[coll] = true
   end
+end
+
+if mode == 'incr' and op_id ~= '' then
+  use(ARGV[FIRST])
+  local v = live(ARGV[FIRST + 1], KEYS[1], now)
+  if v > 0 and redis.call('ZSCORE', okey(ARGV[FIRST + 1]), op_id) then return {2} end
 end
 
 -- Decide every item against the state the batch itself has produced so far.
@@ -36,7 +53,7 @@ for i = 1, count do
     state[k] = {v, c}
   end
   local cur = state[k]
-  if mode == 'put' then
+  if mode ~= 'import' then
     if cur[1] ~= given or (cur[1] > 0 and cur[2] ~= guess_c) then
       wrong[#wrong + 1] = i
       wrong[#wrong + 1] = cur[1]
@@ -111,7 +128,14 @@ for i = 1, count do
     for _, tag in ipairs(m[6]) do redis.call('SADD', gkey(tag), id) end
     emit('put', ARGV[a + 2], ARGV[a + 3], id, version, origin, ARGV[3], at_iso, retention,
          channel, ARGV[a + 8])
-    out[#out + 1] = (mode == 'put') and version or 1
+    out[#out + 1] = (mode == 'import') and 1 or version
+    if mode == 'incr' and op_id ~= '' then
+      local ok = okey(id)
+      redis.call('ZADD', ok, ARGV[3], op_id)
+      redis.call('ZREMRANGEBYSCORE', ok, '-inf', num(now - op_ttl * 1000))
+      redis.call('ZREMRANGEBYRANK', ok, 0, -1 - op_memory)
+      redis.call('PEXPIRE', ok, op_ttl)
+    end
   end
 end
 return out
