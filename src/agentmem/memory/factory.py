@@ -11,7 +11,10 @@ Resolution, first match wins:
    - ``"memory"``: a private in-process store (nothing survives the process).
    - ``"redis"``: Redis from ``redis_host``/``redis_port``/``redis_db``/``redis_password``
      (or ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``; default
-     localhost:6379/0) with the SQLite file above as fallback and second copy: a
+     localhost:6379/0) with a SQLite file as fallback and second copy (``sqlite_path`` /
+     ``AGENTMEM_SQLITE_PATH``, else one file *per agent*,
+     ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``, so that two agents on one host
+     never share an outbox): a
      :class:`~agentmem.routing.FailoverStore` that mirrors every write Redis acknowledged
      into SQLite, answers from SQLite while Redis is down, journals writes and replays
      them when Redis is back (see :func:`redis_with_fallback_url`).
@@ -20,8 +23,10 @@ Resolution, first match wins:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,10 +38,10 @@ from agentmem.memory.config import DEFAULT_NAMESPACE, DEFAULT_WORKING_CAPACITY, 
 from agentmem.memory.ranking import RankingWeights
 from agentmem.plugins import backends, open_store
 from agentmem.routing import failover_url
-from agentmem.routing.deferred import mask_password
 
 __all__ = [
     "create_memory_adapter",
+    "default_fallback_path",
     "default_sqlite_path",
     "redis_url",
     "redis_with_fallback_url",
@@ -54,6 +59,22 @@ def default_sqlite_path() -> Path:
         return Path(configured).expanduser()
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "agentmem" / "memory.db"
+
+
+def default_fallback_path(agent_id: str = "default") -> Path:
+    """The Redis fallback file of one agent: ``AGENTMEM_SQLITE_PATH`` if set, else
+    ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``.
+
+    One file per agent because a fallback file holds one outbox: two agents sharing it
+    would replay each other's entries while their writes are still under way.
+    """
+    configured = os.environ.get("AGENTMEM_SQLITE_PATH")
+    if configured:
+        return Path(configured).expanduser()
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", agent_id)[:64].lstrip(".") or "agent"
+    if safe != agent_id:  # keep ids that sanitise alike apart
+        safe += "-" + hashlib.sha256(agent_id.encode()).hexdigest()[:8]
+    return default_sqlite_path().parent / "fallback" / f"{safe}.db"
 
 
 def sqlite_url(path: str | os.PathLike[str] | None = None) -> str:
@@ -96,11 +117,11 @@ def redis_with_fallback_url(redis: str, sqlite: str) -> str:
     """The one place that decides what ``backend="redis"`` means: Redis as primary,
     SQLite as fallback and second copy (FailoverStore mirrors acknowledged writes).
 
-    The journal (the outbox's namespace in the SQLite file) is named after the Redis URL
-    explicitly, so a start with Redis down (the primary is then opened on first use) uses
-    the same one.
+    The journal (the outbox's namespace in the SQLite file) is derived by ``failover://``
+    from the Redis URL as configured, without its password, so a start with Redis down
+    (the primary is then opened on first use) uses the same one.
     """
-    return failover_url(redis, sqlite, journal=f"failover {mask_password(redis)}"[:256])
+    return failover_url(redis, sqlite)
 
 
 def resolve_store_url(
@@ -112,6 +133,7 @@ def resolve_store_url(
     redis_db: int | None = None,
     redis_password: str | None = None,
     sqlite_path: str | os.PathLike[str] | None = None,
+    agent_id: str = "default",
 ) -> str:
     """The store URL the factory opens (rules in the module docstring)."""
     if url:
@@ -125,7 +147,8 @@ def resolve_store_url(
         return "memory://"
     if name == "redis":
         return redis_with_fallback_url(
-            redis_url(redis_host, redis_port, redis_db, redis_password), sqlite_url(sqlite_path)
+            redis_url(redis_host, redis_port, redis_db, redis_password),
+            sqlite_url(sqlite_path if sqlite_path is not None else default_fallback_path(agent_id)),
         )
     if name in backends():
         return f"{name}://"
@@ -175,6 +198,7 @@ async def create_memory_adapter(
         redis_db=redis_db,
         redis_password=redis_password,
         sqlite_path=sqlite_path,
+        agent_id=agent_id,
     )
     store = await open_store(target, origin=agent_id, **store_options)
     memory = AgentMemory(

@@ -25,10 +25,12 @@ from tenacity.wait import wait_exponential, wait_random
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeSource, ChangeStream
-from agentmem.errors import AgentMemError, BackendUnavailable, InvalidInput
+from agentmem.errors import AgentMemError, BackendUnavailable, ConfigurationError, InvalidInput
 from agentmem.routing.epoch import PRIMARY_EPOCH_REF, FallbackMeta, ensure_primary_epoch
 from agentmem.routing.health import FailoverStats, RoutingState, call_with_timeout, same_content
+from agentmem.routing.journal import journal_name, migrate_journals
 from agentmem.routing.outbox import Outbox, OutboxEntry
+from agentmem.routing.redact import redact_text
 from agentmem.routing.replay import refill, replay_entries
 from agentmem.routing.urls import failover_url
 from agentmem.store import (
@@ -80,8 +82,12 @@ class FailoverStore(StoreBase):
             still holds its epoch marker (a quick restart without persistence would go
             unnoticed otherwise); None turns the check off.
         journal: the namespace of this store's outbox and bookkeeping in the fallback
-            (default: derived from the primary's URL). Stores sharing one fallback for
+            (default: :func:`~agentmem.routing.journal.journal_name` of the primary's
+            URL: no secret, no client-side tuning). Stores sharing one fallback for
             different primaries need different journals.
+        legacy_journals: journal names earlier releases may have used; what they hold
+            is moved into ``journal`` at start (the primary's reported URL is tried too
+            when ``journal`` is derived).
         replay_batch: outbox entries replayed per round.
         owns_stores: close both stores when this one closes.
     """
@@ -97,6 +103,7 @@ class FailoverStore(StoreBase):
         probe_jitter: float = 0.1,
         epoch_check_interval: float | None = 5.0,
         journal: str | None = None,
+        legacy_journals: Sequence[str] = (),
         replay_batch: int = 256,
         owns_stores: bool = True,
         origin: str | None = None,
@@ -118,7 +125,13 @@ class FailoverStore(StoreBase):
         self._epoch_check_interval = epoch_check_interval
         self._replay_batch = replay_batch
         self._owns_stores = owns_stores
-        namespace = journal or f"failover {primary.url}"[:256]
+        namespace = journal or journal_name(primary.url)
+        self._journal = namespace
+        self._legacy = list(legacy_journals)
+        # The old default name came from the URL the primary reports, which changes
+        # when a deferred primary opens: try it at start and again on recovery.
+        self._legacy_from_primary = journal is None or bool(legacy_journals)
+        self._migrated: set[str] = set()
         self._outbox = Outbox(fallback, namespace)
         self._meta = FallbackMeta(fallback, namespace)
         self._state = RoutingState.HEALTHY
@@ -147,7 +160,7 @@ class FailoverStore(StoreBase):
 
     @property
     def state(self) -> RoutingState:
-        """healthy, degraded or recovering."""
+        """healthy, degraded, recovering or misconfigured."""
         return self._state
 
     @property
@@ -264,7 +277,22 @@ class FailoverStore(StoreBase):
     def _log_probe_failure(self, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        if isinstance(exc, BackendUnavailable):
+        if isinstance(exc, ConfigurationError):
+            # Found only now because the primary was down at open (wrong password, ...):
+            # say so once, show it in state, keep writes in the fallback, keep probing
+            # quietly in case the configuration is fixed on the server side.
+            if self._state is not RoutingState.MISCONFIGURED:
+                self._state = RoutingState.MISCONFIGURED
+                log.error(
+                    "primary %s refuses this configuration (%s): staying on fallback %s, "
+                    "writes are kept there; fix the primary URL and restart",
+                    self._primary_store.url,
+                    redact_text(str(exc)),
+                    self._fallback.url,
+                )
+            else:
+                log.debug("primary still misconfigured: %s", redact_text(str(exc)))
+        elif isinstance(exc, BackendUnavailable):
             log.debug("primary still unavailable (%s); next probe in %.2fs", exc, wait)
         else:
             log.error("failover recovery failed; retrying in %.2fs", wait, exc_info=exc)
@@ -286,6 +314,8 @@ class FailoverStore(StoreBase):
         self._state = RoutingState.RECOVERING
         self._reported.clear()
         try:
+            if await self._migrate():
+                await self._outbox.load()
             epoch, _created = await self._call_primary(ensure_primary_epoch)
             seen = await self._meta.seen_epoch()
             if seen is not None and seen != epoch:
@@ -356,6 +386,7 @@ class FailoverStore(StoreBase):
     async def _start_once(self) -> None:
         if self._started:
             return  # another caller started it while we waited for the lock
+        await self._migrate()
         await self._meta.load_collections()
         pending = await self._outbox.load()
         if pending:
@@ -368,6 +399,20 @@ class FailoverStore(StoreBase):
                 self._watchdog(self._epoch_check_interval),
                 name=f"agentmem failover watchdog {self._primary_store.url}",
             )
+
+    async def _migrate(self) -> int:
+        """Move what older journal names hold into this journal (once per name)."""
+        names = list(self._legacy)
+        if self._legacy_from_primary:
+            names.append(f"failover {self._primary_store.url}"[:256])
+        todo = [n for n in names if n not in self._migrated and n != self._journal]
+        if not todo:
+            return 0
+        moved = await migrate_journals(self._fallback, self._journal, todo)
+        self._migrated.update(todo)
+        if moved:
+            await self._meta.load_collections()
+        return moved
 
     async def _sync_epoch(self) -> None:
         try:

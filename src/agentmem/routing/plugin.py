@@ -25,8 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 from agentmem.errors import BackendUnavailable, ConfigurationError
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.plugins import open_store
-from agentmem.routing.deferred import DeferredStore, mask_password
+from agentmem.routing.deferred import DeferredStore
 from agentmem.routing.failover import FailoverStore
+from agentmem.routing.journal import journal_name, legacy_journal_names
+from agentmem.routing.redact import redact_text, redact_url
 from agentmem.routing.tiered import TieredStore
 from agentmem.routing.urls import failover_url, tiered_url
 from agentmem.store import MemoryStore
@@ -106,6 +108,11 @@ async def open_failover_store(url: str, **options: Any) -> FailoverStore:
         )
     if "journal" in query:
         settings["journal"] = query["journal"]
+    else:
+        # Named from the URL as configured, so the same whether the primary is up or
+        # down at open; what older releases journalled under other names is moved in.
+        settings["journal"] = journal_name(query["primary"])
+        settings["legacy_journals"] = legacy_journal_names(query["primary"])
     # Fallback first: a broken fallback is found before the primary is touched, and a
     # primary that cannot be opened (wrong password, bad URL) fails here, loudly.
     fallback = await open_store(query["fallback"], **options)
@@ -130,9 +137,9 @@ async def _open_primary(url: str, fallback_url: str, options: dict[str, Any]) ->
     except BackendUnavailable as exc:
         log.warning(
             "%s unavailable at start (%s): starting on %s, will switch when it answers",
-            mask_password(url),
-            exc,
-            mask_password(fallback_url),
+            redact_url(url),
+            redact_text(str(exc)),
+            redact_url(fallback_url),
         )
         return DeferredStore(url, **options)
 
