@@ -206,6 +206,7 @@ class FailoverStore(StoreBase):
 
     async def wait_until_healthy(self, within: float | None = None) -> bool:
         """Wait until the circuit is closed; False if ``within`` seconds pass first."""
+        await self._ensure_started()  # an outbox left by an earlier run opens the circuit
         try:
             async with asyncio.timeout(within):
                 await self._healthy.wait()

@@ -63,7 +63,9 @@ def store_identity(url: str) -> str:
     except ValueError:
         return redact_url(url)
     hosts = parts.netloc.rpartition("@")[2].lower()
-    query = urlencode(sorted((k, v) for k, v in pairs if _identity_param(k)))
+    query = urlencode(
+        sorted((k, store_identity(v) if "://" in v else v) for k, v in pairs if _identity_param(k))
+    )
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme.lower(), hosts, path, query, ""))
 

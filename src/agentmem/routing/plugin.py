@@ -49,7 +49,7 @@ def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) 
         raw = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
         raise ConfigurationError(
-            f"cannot parse {scheme} URL {url!r}: {exc}; use {example}"
+            f"cannot parse {scheme} URL {redact_url(url)!r}: {exc}; use {example}"
         ) from exc
     unknown = set(raw) - allowed - set(required)
     if unknown:
@@ -68,7 +68,8 @@ def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) 
     for key in required:
         if "://" not in query[key]:
             raise ConfigurationError(
-                f"{scheme} URL parameter {key}={query[key]!r} is not a store URL; percent-encode "
+                f"{scheme} URL parameter {key}={redact_url(query[key])!r} is not a store URL; "
+                f"percent-encode "
                 f"it, e.g. with agentmem.routing.{scheme}_url()"
             )
     return query

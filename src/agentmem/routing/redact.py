@@ -57,7 +57,10 @@ def redact_url(url: object) -> str:
         ]
         if cleaned != pairs:
             query = urlencode(cleaned, safe="*:/")
-    return urlunsplit(parts._replace(netloc=_redact_netloc(parts.netloc), query=query))
+    netloc = _redact_netloc(parts.netloc)
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: keep the spelling (urlunsplit would drop "//")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _crude(url: str) -> str:
