@@ -10,6 +10,12 @@ Layout of an encoded value::
 Datetimes travel as msgpack extension type 1: a big-endian signed 64-bit count of
 microseconds since 1970-01-01 UTC. Nothing here ever unpickles: a shared Redis is
 untrusted input, so decoding is strict and every failure is :class:`CorruptRecord`.
+
+Encoding refuses what decoding would refuse, so an acknowledged write can always be read
+back: a body that would decompress past ``max_decoded_size`` is :class:`RecordTooLarge`,
+and msgpack extension values (``msgpack.ExtType``, ``msgpack.Timestamp``) in a body are
+:class:`InvalidInput`. Only the codec itself writes extension type 1, from a datetime,
+so a body cannot smuggle in bytes that read back as something else.
 """
 
 from __future__ import annotations
@@ -63,6 +69,13 @@ def _check_keys(value: Any, depth: int = 0) -> None:
     # read back as the same dict, so plain data means str keys only.
     if depth > 100:
         raise InvalidInput("record body is nested more than 100 levels deep")
+    if isinstance(value, (msgpack.ExtType, msgpack.Timestamp)):
+        # msgpack packs these natively (default= never sees them): an unknown code would
+        # be unreadable, code 1 would read back as a datetime, a Timestamp as a datetime.
+        raise InvalidInput(
+            f"msgpack extension value {value!r:.80} is not plain data: store a datetime, "
+            "bytes or a dict instead"
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -127,6 +140,11 @@ class Codec:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInput(f"value cannot be encoded: {exc}") from exc
+        if len(body) > self.max_decoded_size:
+            # Compression could make it small enough to store, but decode would refuse it.
+            raise RecordTooLarge(
+                f"packed size {len(body)} bytes exceeds max_decoded_size={self.max_decoded_size}"
+            )
         flag = FORMAT_VERSION << 4
         if len(body) > self.compress_threshold:
             squeezed = zlib_ng.compress(body, self.compression_level)
