@@ -15,6 +15,7 @@ fallback with the primary's version, so the fallback always holds this agent's d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -32,6 +33,7 @@ from agentmem.routing.journal import journal_name, migrate_journals
 from agentmem.routing.outbox import Outbox, OutboxEntry
 from agentmem.routing.redact import redact_text
 from agentmem.routing.replay import refill, replay_entries
+from agentmem.routing.tombstones import DEFAULT_TOMBSTONE_TTL, TOMB_KIND, tombstone
 from agentmem.routing.urls import failover_url
 from agentmem.store import (
     Capabilities,
@@ -573,24 +575,44 @@ class FailoverStore(StoreBase):
             await self._fallback.import_many(batch)
             return written
 
+    async def _bury(self, deleted: Sequence[Record | None], *, in_primary: bool) -> None:
+        """Leave tombstones of deleted records (tombstones.py): in the fallback always,
+        in the primary when it took the delete, so no refill brings them back."""
+        now = self.now()
+        tombs = [tombstone(r, now, DEFAULT_TOMBSTONE_TTL) for r in deleted if r is not None]
+        if not tombs:
+            return
+        if in_primary:
+            try:
+                await self._call_primary(lambda p: p.import_many(tombs))
+            except BackendUnavailable as exc:
+                # The fallback's copy is restored into the primary on its next refill.
+                self._open_circuit(f"{exc}")
+        await self._fallback.import_many(tombs)
+
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         check_refs([ref])
         await self._ensure_started()
+        await self._meta.note_collections([ref])
         while True:
             if await self._degraded_turn():
                 held = await self._fallback.get(ref)
                 version = expected_version or (held.version if held else 0)
-                return await self._journalled(
+                removed = await self._journalled(
                     [OutboxEntry("delete", ref, self.now(), version)],
                     lambda f: f.delete(ref, expected_version=expected_version),
                 )
+                await self._bury([held] if removed else [], in_primary=False)
+                return removed
             try:
+                held = await self._call_primary(lambda p: p.get(ref))
                 removed = await self._call_primary(
                     lambda p: p.delete(ref, expected_version=expected_version)
                 )
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
+            await self._bury([held] if removed else [], in_primary=True)
             # Drop our copy too, or a later refill would bring the record back.
             await self._fallback.delete(ref)
             return removed
@@ -600,6 +622,7 @@ class FailoverStore(StoreBase):
         await self._ensure_started()
         if not batch:
             return 0
+        await self._meta.note_collections(batch)
         while True:
             if await self._degraded_turn():
                 held = await self._fallback.get_many(batch)
@@ -608,12 +631,16 @@ class FailoverStore(StoreBase):
                     OutboxEntry("delete", ref, now, h.version if h else 0)
                     for ref, h in zip(batch, held, strict=True)
                 ]
-                return await self._journalled(entries, lambda f: f.delete_many(batch))
+                removed = await self._journalled(entries, lambda f: f.delete_many(batch))
+                await self._bury(held, in_primary=False)
+                return removed
             try:
+                held = await self._call_primary(lambda p: p.get_many(batch))
                 removed = await self._call_primary(lambda p: p.delete_many(batch))
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
+            await self._bury(held, in_primary=True)
             await self._fallback.delete_many(batch)
             return removed
 
@@ -726,12 +753,21 @@ class _OutageTolerantChanges:
         if store.state is not RoutingState.HEALTHY:
             await asyncio.sleep(min(timeout, 0.1))
             return []
-        try:
-            return await call_with_timeout(
-                f"change feed of {store.primary.url}",
-                store._call_timeout + timeout,
-                lambda: self._source.read_changes(after, limit=limit, timeout=timeout),
-            )
-        except BackendUnavailable as exc:
-            store._open_circuit(f"{exc}")
-            return []
+        while True:
+            try:
+                changes = await call_with_timeout(
+                    f"change feed of {store.primary.url}",
+                    store._call_timeout + timeout,
+                    functools.partial(
+                        self._source.read_changes, after, limit=limit, timeout=timeout
+                    ),
+                )
+            except BackendUnavailable as exc:
+                store._open_circuit(f"{exc}")
+                return []
+            # Tombstones are this router's bookkeeping, not the caller's data; read on
+            # past a batch of nothing else.
+            kept = [c for c in changes if c.ref.kind != TOMB_KIND]
+            if kept or not changes:
+                return kept
+            after = changes[-1].cursor
