@@ -148,6 +148,11 @@ class DeferredStore(StoreBase):
         result: list[Change] = await read(after, limit=limit, timeout=timeout)
         return result
 
+    def refs_per_bucket(self, kind: str, namespace: str, stem: str) -> list[Ref]:
+        """The opened store's refs, one per unit of failure (none before it opens)."""
+        spread = getattr(self._inner, "refs_per_bucket", None)
+        return list(spread(kind, namespace, stem)) if callable(spread) else []
+
     async def import_many(self, records: Sequence[Record]) -> int:
         return await (await self.store()).import_many(records)
 

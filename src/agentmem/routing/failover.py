@@ -27,7 +27,7 @@ from tenacity.wait import wait_exponential, wait_random
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeSource, ChangeStream
 from agentmem.errors import AgentMemError, BackendUnavailable, ConfigurationError, InvalidInput
-from agentmem.routing.epoch import PRIMARY_EPOCH_REF, FallbackMeta, ensure_primary_epoch
+from agentmem.routing.epoch import FallbackMeta, ensure_primary_epoch, read_epoch
 from agentmem.routing.health import FailoverStats, RoutingState, call_with_timeout, same_content
 from agentmem.routing.journal import journal_name, migrate_journals
 from agentmem.routing.outbox import Outbox, OutboxEntry
@@ -225,14 +225,13 @@ class FailoverStore(StoreBase):
         if self._state is not RoutingState.HEALTHY:
             return
         try:
-            marker = await self._call_primary(lambda p: p.get(PRIMARY_EPOCH_REF))
+            epoch = await self._call_primary(read_epoch)
         except BackendUnavailable as exc:
             self._open_circuit(f"{exc}")
             return
-        epoch = marker.body.get("epoch") if marker else None
         if epoch != self._epoch:
             self._open_circuit(
-                f"its epoch marker is {'gone' if epoch is None else 'new'}: it lost its data"
+                f"an epoch marker is {'gone' if epoch is None else 'new'}: it lost data"
             )
 
     # -- circuit ---------------------------------------------------------------------------
