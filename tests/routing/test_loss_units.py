@@ -14,6 +14,7 @@ from agentmem.routing import FailoverStore
 from agentmem.routing.epoch import PRIMARY_EPOCH_REF, epoch_refs
 from agentmem.store import Record, Ref
 from agentmem_redis.store import RedisStore
+from tests.routing.test_redis_faults import open_agent
 from tests.support.redis_servers import RedisClusterProcesses, RedisServer, _cluster_info
 from tests.support.resp import RespConnection
 
@@ -76,3 +77,35 @@ async def test_rdb_only_persistence_is_warned_at_open(
     async with await open_store(server.url):
         pass
     assert "RDB snapshots only" in caplog.text
+
+
+async def test_restart_from_an_rdb_snapshot_taken_mid_run_is_refilled(
+    redis_server_factory: type[RedisServer], tmp_path: Path
+) -> None:
+    server = redis_server_factory(persistence="rdb").start()
+    agent = await open_agent(server, tmp_path, "rdb")
+    async with agent:
+        before = [Ref("episodic", "rdb", f"a{i}") for i in range(100)]
+        after = [Ref("episodic", "rdb", f"b{i}") for i in range(100)]
+        for ref in before:
+            await agent.put(Record(ref=ref, body={"n": ref.id}))
+        with RespConnection(server.port) as conn:
+            conn.call("SAVE")  # the snapshot the server will come back to
+        for ref in after:
+            await agent.put(Record(ref=ref, body={"n": ref.id}))
+        deleted = before[:10]
+        assert await agent.delete_many(deleted) == 10
+        server.restart()  # kill -9, then start from the snapshot: back in the past
+        await agent.check_primary()
+        assert await agent.wait_until_healthy(within=60)
+        async with await open_store(server.url) as direct:
+            live = before[10:] + after
+            found = sum(r is not None for r in await direct.get_many(live))
+            back = sum(r is not None for r in await direct.get_many(deleted))
+        print(
+            f"\nrestart from an RDB snapshot: acknowledged {len(live)} live, found {found}; "
+            f"deleted {len(deleted)}, back {back}; refills {agent.stats.refills}"
+        )
+        assert found == len(live)
+        assert back == 0
+        assert agent.stats.refills == 1

@@ -33,6 +33,7 @@ from agentmem.routing.journal import journal_name, migrate_journals
 from agentmem.routing.outbox import Outbox, OutboxEntry
 from agentmem.routing.redact import redact_text
 from agentmem.routing.replay import refill, replay_entries
+from agentmem.routing.rollback import AckWindow
 from agentmem.routing.tombstones import DEFAULT_TOMBSTONE_TTL, TOMB_KIND, tombstone
 from agentmem.routing.urls import failover_url
 from agentmem.store import (
@@ -157,6 +158,9 @@ class FailoverStore(StoreBase):
         self._gate.set()
         self._healthy = asyncio.Event()
         self._healthy.set()
+        # The last writes the primary acknowledged: one restored from an older snapshot
+        # no longer holds them (rollback.py).
+        self._acks = AckWindow()
 
     # -- observable state ----------------------------------------------------------------
 
@@ -233,6 +237,14 @@ class FailoverStore(StoreBase):
             self._open_circuit(
                 f"an epoch marker is {'gone' if epoch is None else 'new'}: it lost data"
             )
+            return
+        try:
+            why = await self._acks.evidence(self._call_primary, self.now())
+        except BackendUnavailable as exc:
+            self._open_circuit(f"{exc}")
+            return
+        if why:
+            self._open_circuit(f"it went back in time: {why}")
 
     # -- circuit ---------------------------------------------------------------------------
 
@@ -329,14 +341,15 @@ class FailoverStore(StoreBase):
                     seen,
                     self._fallback.url,
                 )
-                self._lost += await refill(
-                    self._meta.collections,
-                    primary=self._call_primary,
-                    fallback=self._fallback,
-                    reported=self._reported,
+                await self._refill()
+            elif why := await self._acks.evidence(self._call_primary, self.now()):
+                log.warning(
+                    "primary %s went back in time (%s): refilling it from fallback %s",
+                    self._primary_store.url,
+                    why,
+                    self._fallback.url,
                 )
-                self._refills += 1
-                log.info("refilled primary %s from the fallback", self._primary_store.url)
+                await self._refill()
             if seen != epoch:
                 await self._meta.remember_epoch(epoch)
             self._epoch = epoch
@@ -345,6 +358,16 @@ class FailoverStore(StoreBase):
             if self._state is RoutingState.RECOVERING:
                 self._state = RoutingState.DEGRADED
             raise
+
+    async def _refill(self) -> None:
+        self._lost += await refill(
+            self._meta.collections,
+            primary=self._call_primary,
+            fallback=self._fallback,
+            reported=self._reported,
+        )
+        self._refills += 1
+        log.info("refilled primary %s from the fallback", self._primary_store.url)
 
     async def _replay_round(self) -> bool:
         entries = await self._outbox.read(self._replay_batch)
@@ -480,6 +503,7 @@ class FailoverStore(StoreBase):
 
     async def _mirror(self, stored: Sequence[Record]) -> None:
         """Copy what the primary acknowledged into the fallback, keeping its versions."""
+        self._acks.note(stored)
         written = await self._fallback.import_many(stored)
         if written == len(stored):
             return
@@ -611,6 +635,7 @@ class FailoverStore(StoreBase):
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
+            self._acks.forget([ref])
             await self._bury([held] if removed else [], in_primary=True)
             # Drop our copy too, or a later refill would bring the record back.
             await self._fallback.delete(ref)
@@ -639,6 +664,7 @@ class FailoverStore(StoreBase):
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
+            self._acks.forget(batch)
             await self._bury(held, in_primary=True)
             await self._fallback.delete_many(batch)
             return removed
