@@ -147,10 +147,12 @@ SINGLE = {
 }
 
 
-async def _single_case(factory: type[RedisServer], tmp_path: Path, case: str, scale: float) -> None:
+async def _single_case(
+    factory: type[RedisServer], tmp_path: Path, case: str, scale: float, label: str = ""
+) -> None:
     persistence, fault = SINGLE[case]
     server = factory(persistence=persistence).start()
-    await run_case(case, server.url, tmp_path, lambda s: fault(server, s), scale)
+    await run_case(label or case, server.url, tmp_path, lambda s: fault(server, s), scale)
 
 
 @pytest.mark.parametrize("case", sorted(SINGLE))
@@ -166,7 +168,8 @@ async def test_fault_soak(
     for round_ in range(3):
         directory = tmp_path / f"round{round_}"
         directory.mkdir()
-        await _single_case(redis_server_factory, directory, f"{case} round {round_}", 5.0)
+        label = f"{case}, round {round_}"
+        await _single_case(redis_server_factory, directory, case, 5.0, label)
 
 
 async def _cluster_case(tmp_path: Path, scale: float) -> None:
