@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 from agentmem.memory import create_memory_adapter
@@ -24,7 +25,7 @@ async def run(agent: str, port: int, writes: int) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         acked: list[str] = []
         for i in range(writes):
-            ref = Ref("episodic", "two-agents", f"{agent}-{i}")
+            ref = Ref("episodic", "two-agents", f"{agent}-{os.getpid()}-{i}")
             await store.put(Record(ref=ref, body={"i": i}))
             acked.append(ref.id)
             await asyncio.sleep(0.01)

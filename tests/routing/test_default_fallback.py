@@ -14,6 +14,7 @@ import pytest
 
 from agentmem import open_store
 from agentmem.memory.factory import default_fallback_path, resolve_store_url
+from agentmem.memory.fallback_slot import claim_fallback_file
 from agentmem.store import Ref
 from tests.support.redis_servers import RedisServer
 
@@ -30,12 +31,15 @@ def test_default_fallback_file_is_per_agent(
     a, b = default_fallback_path("alice"), default_fallback_path("bob")
     assert a != b and a.parent == b.parent == tmp_path / "agentmem" / "fallback"
     assert default_fallback_path("a/b") != default_fallback_path("a_b")
+    first = claim_fallback_file(tmp_path / "x.db")
+    assert claim_fallback_file(tmp_path / "x.db") == first  # same process: same file
     assert str(a) in resolve_store_url("redis", agent_id="alice").replace("%2F", "/")
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("names", [("alice", "bob"), ("default", "default")])
 async def test_two_default_agents_through_an_outage_lose_nothing(
-    redis_server_factory: type[RedisServer], tmp_path: Path
+    redis_server_factory: type[RedisServer], tmp_path: Path, names: tuple[str, str]
 ) -> None:
     server = redis_server_factory(persistence="aof").start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTMEM_", "REDIS_"))}
@@ -57,7 +61,7 @@ async def test_two_default_agents_through_an_outage_lose_nothing(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        for name in ("alice", "bob")
+        for name in names
     ]
     fallbacks = set()
     for proc in procs:
@@ -81,7 +85,30 @@ async def test_two_default_agents_through_an_outage_lose_nothing(
     acked = [Ref("episodic", "two-agents", i) for r in results for i in r["acked"]]
     async with await open_store(server.url) as direct:
         found = sum(x is not None for x in await direct.get_many(acked))
-    print(f"\ntwo default agents through an outage: acknowledged {len(acked)}, found {found}")
+    print(
+        f"\ntwo agents {names} with default settings through an outage: "
+        f"acknowledged {len(acked)}, found {found}; fallback files {sorted(fallbacks)}"
+    )
     assert all(r["healthy"] and r["pending"] == 0 for r in results), results
     assert len(acked) == 2 * WRITES
     assert found == len(acked)
+
+
+def test_a_killed_process_releases_its_fallback_file(tmp_path: Path) -> None:
+    base = tmp_path / "agent.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(base)], cwd=REPO, stdout=subprocess.PIPE
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == str(base).encode()
+    assert claim_fallback_file(base) == tmp_path / "agent-1.db"
+    holder.kill()  # SIGKILL: the lock goes with the process
+    holder.wait()
+    assert claim_fallback_file(base) == base
+
+
+HOLD = """import sys, time
+from pathlib import Path
+from agentmem.memory.fallback_slot import claim_fallback_file
+print(claim_fallback_file(Path(sys.argv[1])), flush=True)
+time.sleep(60)
+"""

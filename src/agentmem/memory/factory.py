@@ -13,7 +13,8 @@ Resolution, first match wins:
      (or ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``; default
      localhost:6379/0) with a SQLite file as fallback and second copy (``sqlite_path`` /
      ``AGENTMEM_SQLITE_PATH``, else one file *per agent*,
-     ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``, so that two agents on one host
+     ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``, claimed by this process: a
+     second process of the same agent gets ``<agent_id>-1.db``; so two agents on one host
      never share an outbox): a
      :class:`~agentmem.routing.FailoverStore` that mirrors every write Redis acknowledged
      into SQLite, answers from SQLite while Redis is down, journals writes and replays
@@ -35,6 +36,7 @@ from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
 from agentmem.memory.adapter import AgentMemory
 from agentmem.memory.config import DEFAULT_NAMESPACE, DEFAULT_WORKING_CAPACITY, TTLSpec
+from agentmem.memory.fallback_slot import claim_fallback_file
 from agentmem.memory.ranking import RankingWeights
 from agentmem.plugins import backends, open_store
 from agentmem.routing import failover_url
@@ -75,6 +77,13 @@ def default_fallback_path(agent_id: str = "default") -> Path:
     if safe != agent_id:  # keep ids that sanitise alike apart
         safe += "-" + hashlib.sha256(agent_id.encode()).hexdigest()[:8]
     return default_sqlite_path().parent / "fallback" / f"{safe}.db"
+
+
+def _own_fallback(agent_id: str) -> Path:
+    # A configured path is the caller's choice; the default one is claimed per process.
+    if os.environ.get("AGENTMEM_SQLITE_PATH"):
+        return default_fallback_path(agent_id)
+    return claim_fallback_file(default_fallback_path(agent_id))
 
 
 def sqlite_url(path: str | os.PathLike[str] | None = None) -> str:
@@ -148,7 +157,7 @@ def resolve_store_url(
     if name == "redis":
         return redis_with_fallback_url(
             redis_url(redis_host, redis_port, redis_db, redis_password),
-            sqlite_url(sqlite_path if sqlite_path is not None else default_fallback_path(agent_id)),
+            sqlite_url(sqlite_path if sqlite_path is not None else _own_fallback(agent_id)),
         )
     if name in backends():
         return f"{name}://"
