@@ -14,6 +14,12 @@ count from a naive 1970-01-01, and decode naive again: the wall-clock reading is
 never reinterpreted in some zone. Record fields (``expires_at``, ...) stay aware-only.
 Nothing here ever unpickles: a shared Redis is untrusted input, so decoding is strict
 and every failure is :class:`CorruptRecord`.
+
+Encoding refuses what decoding would refuse, so an acknowledged write can always be read
+back: a body that would decompress past ``max_decoded_size`` is :class:`RecordTooLarge`,
+and msgpack extension values (``msgpack.ExtType``, ``msgpack.Timestamp``) in a body are
+:class:`InvalidInput`. Only the codec itself writes extension types 1 and 2, from datetimes,
+so a body cannot smuggle in bytes that read back as something else.
 """
 
 from __future__ import annotations
@@ -72,6 +78,13 @@ def _check_keys(value: Any, depth: int = 0) -> None:
     # read back as the same dict, so plain data means str keys only.
     if depth > 100:
         raise InvalidInput("record body is nested more than 100 levels deep")
+    if isinstance(value, (msgpack.ExtType, msgpack.Timestamp)):
+        # msgpack packs these natively (default= never sees them): an unknown code would
+        # be unreadable, code 1 would read back as a datetime, a Timestamp as a datetime.
+        raise InvalidInput(
+            f"msgpack extension value {value!r:.80} is not plain data: store a datetime, "
+            "bytes or a dict instead"
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -136,6 +149,11 @@ class Codec:
             raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidInput(f"value cannot be encoded: {exc}") from exc
+        if len(body) > self.max_decoded_size:
+            # Compression could make it small enough to store, but decode would refuse it.
+            raise RecordTooLarge(
+                f"packed size {len(body)} bytes exceeds max_decoded_size={self.max_decoded_size}"
+            )
         flag = FORMAT_VERSION << 4
         if len(body) > self.compress_threshold:
             squeezed = zlib_ng.compress(body, self.compression_level)

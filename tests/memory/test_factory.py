@@ -64,7 +64,6 @@ def test_redis_means_redis_with_sqlite_fallback(
     assert query == {
         "primary": "redis://:p%40ss%2Fword@cache.local:6380/2",
         "fallback": f"sqlite://{tmp_path}/fb.db",
-        "journal": "failover redis://:***@cache.local:6380/2",
     }
     assert redis_url("::1", 1, 0, "") == "redis://[::1]:1/0"
 

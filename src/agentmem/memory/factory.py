@@ -11,7 +11,11 @@ Resolution, first match wins:
    - ``"memory"``: a private in-process store (nothing survives the process).
    - ``"redis"``: Redis from ``redis_host``/``redis_port``/``redis_db``/``redis_password``
      (or ``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``, ``REDIS_PASSWORD``; default
-     localhost:6379/0) with the SQLite file above as fallback and second copy: a
+     localhost:6379/0) with a SQLite file as fallback and second copy (``sqlite_path`` /
+     ``AGENTMEM_SQLITE_PATH``, else one file *per agent*,
+     ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``, claimed by this process: a
+     second process of the same agent gets ``<agent_id>-1.db``; so two agents on one host
+     never share an outbox): a
      :class:`~agentmem.routing.FailoverStore` that mirrors every write Redis acknowledged
      into SQLite, answers from SQLite while Redis is down, journals writes and replays
      them when Redis is back (see :func:`redis_with_fallback_url`).
@@ -24,8 +28,10 @@ checked before any store is opened, so a refused argument leaves nothing open.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
 from agentmem.memory.adapter import AgentMemory, check_adapter_arguments
 from agentmem.memory.config import DEFAULT_NAMESPACE, TTLSpec
+from agentmem.memory.fallback_slot import claim_fallback_file
 from agentmem.memory.ranking import RankingWeights
 from agentmem.memory.settings import (
     env_compress_threshold,
@@ -45,11 +52,11 @@ from agentmem.memory.settings import (
 )
 from agentmem.plugins import backends, open_store
 from agentmem.routing import failover_url
-from agentmem.routing.deferred import mask_password
 
 __all__ = [
     "backend_name",
     "create_memory_adapter",
+    "default_fallback_path",
     "default_sqlite_path",
     "redis_url",
     "redis_with_fallback_url",
@@ -67,6 +74,29 @@ def default_sqlite_path() -> Path:
         return Path(configured).expanduser()
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "agentmem" / "memory.db"
+
+
+def default_fallback_path(agent_id: str = "default") -> Path:
+    """The Redis fallback file of one agent: ``AGENTMEM_SQLITE_PATH`` if set, else
+    ``$XDG_DATA_HOME/agentmem/fallback/<agent_id>.db``.
+
+    One file per agent because a fallback file holds one outbox: two agents sharing it
+    would replay each other's entries while their writes are still under way.
+    """
+    configured = os.environ.get("AGENTMEM_SQLITE_PATH")
+    if configured:
+        return Path(configured).expanduser()
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", agent_id)[:64].lstrip(".") or "agent"
+    if safe != agent_id:  # keep ids that sanitise alike apart
+        safe += "-" + hashlib.sha256(agent_id.encode()).hexdigest()[:8]
+    return default_sqlite_path().parent / "fallback" / f"{safe}.db"
+
+
+def _own_fallback(agent_id: str) -> Path:
+    # A configured path is the caller's choice; the default one is claimed per process.
+    if os.environ.get("AGENTMEM_SQLITE_PATH"):
+        return default_fallback_path(agent_id)
+    return claim_fallback_file(default_fallback_path(agent_id))
 
 
 def _query(options: Mapping[str, str] | None) -> str:
@@ -124,14 +154,12 @@ def redis_with_fallback_url(redis: str, sqlite: str, **settings: str | float) ->
     """The one place that decides what ``backend="redis"`` means: Redis as primary,
     SQLite as fallback and second copy (FailoverStore mirrors acknowledged writes).
 
-    The journal (the outbox's namespace in the SQLite file) is named after the Redis URL
-    explicitly, so a start with Redis down (the primary is then opened on first use) uses
-    the same one. It is named without the URL's options, so changing a pool size or a
-    timeout keeps the journal. ``settings`` are the failover store's options
-    (``call_timeout``, ...).
+    The journal (the outbox's namespace in the SQLite file) is derived by ``failover://``
+    from the Redis URL as configured, without its password or client tuning (pool size,
+    timeouts), so a start with Redis down (the primary is then opened on first use) uses
+    the same one. ``settings`` are the failover store's options (``call_timeout``, ...).
     """
-    journal = f"failover {mask_password(redis.partition('?')[0])}"[:256]
-    return failover_url(redis, sqlite, journal=journal, **settings)
+    return failover_url(redis, sqlite, **settings)
 
 
 def backend_name(backend: str | None = None, *, url: str | None = None) -> str | None:
@@ -154,6 +182,7 @@ def resolve_store_url(
     redis_options: Mapping[str, str] | None = None,
     sqlite_options: Mapping[str, str] | None = None,
     failover_options: Mapping[str, str] | None = None,
+    agent_id: str = "default",
 ) -> str:
     """The store URL the factory opens (rules in the module docstring).
 
@@ -172,7 +201,10 @@ def resolve_store_url(
     if name == "redis":
         return redis_with_fallback_url(
             redis_url(redis_host, redis_port, redis_db, redis_password, redis_options),
-            sqlite_url(sqlite_path, sqlite_options),
+            sqlite_url(
+                sqlite_path if sqlite_path is not None else _own_fallback(agent_id),
+                sqlite_options,
+            ),
             **(failover_options or {}),
         )
     if name in backends():
@@ -253,6 +285,7 @@ async def create_memory_adapter(
         redis_options=split.redis,
         sqlite_options=split.sqlite,
         failover_options=split.failover,
+        agent_id=agent_id,
     )
     store = await open_store(target, origin=agent_id, **split.keywords)
     try:

@@ -32,7 +32,8 @@ class BackendStatus:
 
     @property
     def state(self) -> str:
-        """``healthy``, ``degraded`` or ``recovering`` (failover); ``direct`` otherwise."""
+        """``healthy``, ``degraded``, ``recovering`` or ``misconfigured`` (failover);
+        ``direct`` otherwise."""
         store = self._store
         return store.state.value if isinstance(store, FailoverStore) else "direct"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from agentmem import text as textmod
@@ -43,19 +44,33 @@ class WorkingMemory:
         self.session_id = session_id
         self.current_task_id: str | None = None
         self._steps: list[WorkingStep] = []
+        # When each cached step expires (its record's expires_at), so the cache never
+        # answers with a step the store has already let go.
+        self._expires: dict[int, datetime | None] = {}
         self._next_number = 1
+
+    def _prune(self) -> list[WorkingStep]:
+        """Drop cached steps past their TTL; return the live ones."""
+        now = self._space.clock()
+        expired = {n for n, at in self._expires.items() if at is not None and at <= now}
+        if expired:
+            self._steps = [s for s in self._steps if s.step_number not in expired]
+            for number in expired:
+                del self._expires[number]
+        return self._steps
 
     @property
     def steps(self) -> list[WorkingStep]:
-        """The steps held now, oldest first (a copy)."""
-        return list(self._steps)
+        """The live steps held now, oldest first (a copy)."""
+        return list(self._prune())
 
     def __len__(self) -> int:
-        return len(self._steps)
+        return len(self._prune())
 
     async def load(self, session_id: str) -> None:
         """Switch to ``session_id`` and read its steps from the store."""
         self.session_id = session_id
+        self._expires = {}
         self._steps = await self._read_steps()
         self._next_number = (self._steps[-1].step_number + 1) if self._steps else 1
 
@@ -71,8 +86,12 @@ class WorkingMemory:
                 limit=500,
                 cursor=cursor,
             )
-            found = (WorkingStep.from_record(r, space.store) for r in page.records)
-            steps.extend(step for step in found if step is not None)
+            for r in page.records:
+                step = WorkingStep.from_record(r, space.store)
+                if step is None:
+                    continue
+                self._expires[step.step_number] = r.expires_at
+                steps.append(step)
             cursor = page.cursor
             if cursor is None:
                 break
@@ -128,23 +147,27 @@ class WorkingMemory:
                 await self.load(self.session_id)
                 continue
             self._next_number = number + 1
+            self._expires[number] = record.expires_at
             self._steps.append(step)
             await self._trim()
             return step
         raise ConflictError(f"could not allocate a step number in session {self.session_id}")
 
     async def _trim(self) -> None:
-        excess = len(self._steps) - self.capacity
+        excess = len(self._prune()) - self.capacity
         if excess <= 0:
             return
         dropped, self._steps = self._steps[:excess], self._steps[excess:]
+        for step in dropped:
+            self._expires.pop(step.step_number, None)
         await self._space.store.delete_many(
             [self._space.ref(WORKING, f"{self.session_id}/{s.step_number:09d}") for s in dropped]
         )
 
     def recent(self, n: int) -> list[WorkingStep]:
         """The last ``n`` steps, oldest first."""
-        return self._steps[-n:] if n > 0 else []
+        live = self._prune()
+        return live[-n:] if n > 0 else []
 
     async def clear(self) -> None:
         """Forget the session's steps, in the store too."""
@@ -153,11 +176,13 @@ class WorkingMemory:
         if refs:
             await self._space.store.delete_many(refs)
         self._steps = []
+        self._expires = {}
         self._next_number = 1
         self.current_task_id = None
 
     def token_count(self) -> int:
         """Tokens in the steps' text (the :mod:`agentmem.text` tokenizer)."""
         return sum(
-            len(textmod.tokenize(f"{s.action} {s.observation} {s.reasoning}")) for s in self._steps
+            len(textmod.tokenize(f"{s.action} {s.observation} {s.reasoning}"))
+            for s in self._prune()
         )

@@ -15,12 +15,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeStream
 from agentmem.errors import ConfigurationError
 from agentmem.plugins import open_store
+from agentmem.routing.redact import redact_url
 from agentmem.store import Capabilities, Change, Hit, MemoryStore, Page, Record, Ref
 
 __all__ = ["DeferredStore", "mask_password"]
@@ -29,13 +29,8 @@ log = logging.getLogger("agentmem.routing")
 
 
 def mask_password(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """The URL with any password (userinfo or query, nested URLs too) replaced by ``***``."""
+    return redact_url(url)
 
 
 class DeferredStore(StoreBase):
@@ -50,7 +45,10 @@ class DeferredStore(StoreBase):
 
     @property
     def url(self) -> str:
-        return mask_password(self._target)
+        # Once opened, the inner store's own (normalised, masked) URL.
+        if self._inner is not None:
+            return self._inner.url
+        return redact_url(self._target)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -149,6 +147,11 @@ class DeferredStore(StoreBase):
             raise ConfigurationError(f"{self.url} has no change feed to follow")
         result: list[Change] = await read(after, limit=limit, timeout=timeout)
         return result
+
+    def refs_per_bucket(self, kind: str, namespace: str, stem: str) -> list[Ref]:
+        """The opened store's refs, one per unit of failure (none before it opens)."""
+        spread = getattr(self._inner, "refs_per_bucket", None)
+        return list(spread(kind, namespace, stem)) if callable(spread) else []
 
     async def import_many(self, records: Sequence[Record]) -> int:
         return await (await self.store()).import_many(records)

@@ -1,9 +1,13 @@
 """Noticing a primary that came back empty, and remembering what the fallback holds.
 
-The primary carries one epoch marker record (:data:`PRIMARY_EPOCH_REF`), created by the
-first failover store that finds none. Each failover store remembers in its fallback the
-epoch it last saw. A primary without a marker, or with a different one, lost its data
-(a restart without persistence, a flush, a new server) and must be refilled.
+The primary carries an epoch marker record (:data:`PRIMARY_EPOCH_REF`), created by the
+first failover store that finds none, and one copy of it in every *unit of failure* the
+primary reports: a store with a ``refs_per_bucket(kind, namespace, stem)`` method (Redis
+Cluster: one bucket per hash slot group, each on one master) gets a marker in each
+bucket, so a master restarted empty is noticed even when another master holds the main
+marker. Each failover store remembers in its fallback the epoch it last saw. A primary
+with a marker missing, or a different one, lost data (a restart without persistence, a
+flush, a new server) and must be refilled.
 
 Refilling needs to know which (kind, namespace) collections the fallback holds, because
 the store contract lists records per collection only: :class:`FallbackMeta` keeps that
@@ -20,7 +24,14 @@ from typing import Final
 from agentmem.errors import ConflictError
 from agentmem.store import MemoryStore, Record, Ref
 
-__all__ = ["META_KIND", "PRIMARY_EPOCH_REF", "FallbackMeta", "ensure_primary_epoch"]
+__all__ = [
+    "META_KIND",
+    "PRIMARY_EPOCH_REF",
+    "FallbackMeta",
+    "ensure_primary_epoch",
+    "epoch_refs",
+    "read_epoch",
+]
 
 log = logging.getLogger("agentmem.routing")
 
@@ -28,24 +39,51 @@ META_KIND: Final = "agentmem_meta"
 PRIMARY_EPOCH_REF: Final = Ref(META_KIND, "agentmem", "epoch")
 
 
+def epoch_refs(primary: MemoryStore) -> list[Ref]:
+    """Where the primary's epoch markers live: the main one, then one per bucket."""
+    spread = getattr(primary, "refs_per_bucket", None)
+    extra: list[Ref] = list(spread(META_KIND, "agentmem", "epoch")) if callable(spread) else []
+    return list(dict.fromkeys([PRIMARY_EPOCH_REF, *extra]))
+
+
+async def read_epoch(primary: MemoryStore) -> str | None:
+    """The epoch every marker holds, or None when one is missing or they disagree."""
+    refs = epoch_refs(primary)
+    records = await primary.get_many(refs)
+    if epoch_refs(primary) != refs:  # a deferred primary opened meanwhile: ask it again
+        records = await primary.get_many(epoch_refs(primary))
+    epochs = {r.body.get("epoch") if r is not None else None for r in records}
+    if len(epochs) != 1:
+        return None
+    (epoch,) = epochs
+    return epoch if isinstance(epoch, str) else None
+
+
 async def ensure_primary_epoch(primary: MemoryStore) -> tuple[str, bool]:
-    """The primary's epoch and whether this call created it (the primary had none)."""
-    record = await primary.get(PRIMARY_EPOCH_REF)
-    if record is not None and isinstance(record.body.get("epoch"), str):
-        return str(record.body["epoch"]), False
-    epoch = secrets.token_hex(8)
-    try:
-        await primary.put(
-            Record(ref=PRIMARY_EPOCH_REF, body={"epoch": epoch}),
-            expected_version=0 if record is None else record.version,
-        )
-    except ConflictError:
-        # Another agent created it first: theirs is the epoch.
-        record = await primary.get(PRIMARY_EPOCH_REF)
-        if record is None or not isinstance(record.body.get("epoch"), str):
-            raise
-        return str(record.body["epoch"]), False
-    return epoch, True
+    """The primary's epoch and whether this call created it (a marker was missing)."""
+    for _ in range(10):
+        refs = epoch_refs(primary)
+        records = await primary.get_many(refs)
+        if epoch_refs(primary) != refs:
+            continue  # a deferred primary opened meanwhile: it may have more units
+        epochs = {r.body.get("epoch") if r is not None else None for r in records}
+        if len(epochs) == 1:
+            (found,) = epochs
+            if isinstance(found, str):
+                return found, False
+        # Some unit lost its marker (or all did): a new epoch everywhere, so that every
+        # agent sees a change and refills what it holds.
+        epoch = secrets.token_hex(8)
+        try:
+            for ref, record in zip(refs, records, strict=True):
+                await primary.put(
+                    Record(ref=ref, body={"epoch": epoch}),
+                    expected_version=0 if record is None else record.version,
+                )
+        except ConflictError:
+            continue  # another agent is renewing it too: read again
+        return epoch, True
+    raise ConflictError("could not agree on the primary's epoch after 10 attempts")
 
 
 class FallbackMeta:

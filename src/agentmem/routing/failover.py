@@ -21,6 +21,7 @@ in :attr:`FailoverStore.stats`; ``strict=True`` refuses compare-and-set while de
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -32,7 +33,7 @@ from tenacity.wait import wait_exponential, wait_random
 
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeSource, ChangeStream
-from agentmem.errors import AgentMemError, BackendUnavailable, InvalidInput
+from agentmem.errors import AgentMemError, BackendUnavailable, ConfigurationError, InvalidInput
 from agentmem.increments import make_increment
 from agentmem.routing.conflicts import (
     CompareAndSetWhileDegraded,
@@ -40,10 +41,14 @@ from agentmem.routing.conflicts import (
     ConflictLedger,
     ReplayConflict,
 )
-from agentmem.routing.epoch import PRIMARY_EPOCH_REF, FallbackMeta, ensure_primary_epoch
+from agentmem.routing.epoch import FallbackMeta, ensure_primary_epoch, read_epoch
 from agentmem.routing.health import FailoverStats, RoutingState, call_with_timeout, same_content
+from agentmem.routing.journal import journal_name, migrate_journals
 from agentmem.routing.outbox import Outbox, OutboxEntry
+from agentmem.routing.redact import redact_text
 from agentmem.routing.replay import refill, replay_entries
+from agentmem.routing.rollback import AckWindow
+from agentmem.routing.tombstones import DEFAULT_TOMBSTONE_TTL, TOMB_KIND, tombstone
 from agentmem.routing.urls import failover_url
 from agentmem.store import (
     Capabilities,
@@ -94,8 +99,12 @@ class FailoverStore(StoreBase):
             still holds its epoch marker (a quick restart without persistence would go
             unnoticed otherwise); None turns the check off.
         journal: the namespace of this store's outbox and bookkeeping in the fallback
-            (default: derived from the primary's URL). Stores sharing one fallback for
+            (default: :func:`~agentmem.routing.journal.journal_name` of the primary's
+            URL: no secret, no client-side tuning). Stores sharing one fallback for
             different primaries need different journals.
+        legacy_journals: journal names earlier releases may have used; what they hold
+            is moved into ``journal`` at start (the primary's reported URL is tried too
+            when ``journal`` is derived).
         replay_batch: outbox entries replayed per round.
         owns_stores: close both stores when this one closes.
         strict: refuse compare-and-set (``put``/``delete`` with ``expected_version``) while
@@ -117,6 +126,7 @@ class FailoverStore(StoreBase):
         probe_jitter: float = 0.1,
         epoch_check_interval: float | None = 5.0,
         journal: str | None = None,
+        legacy_journals: Sequence[str] = (),
         replay_batch: int = 256,
         owns_stores: bool = True,
         origin: str | None = None,
@@ -140,7 +150,13 @@ class FailoverStore(StoreBase):
         self._epoch_check_interval = epoch_check_interval
         self._replay_batch = replay_batch
         self._owns_stores = owns_stores
-        namespace = journal or f"failover {primary.url}"[:256]
+        namespace = journal or journal_name(primary.url)
+        self._journal = namespace
+        self._legacy = list(legacy_journals)
+        # The old default name came from the URL the primary reports, which changes
+        # when a deferred primary opens: try it at start and again on recovery.
+        self._legacy_from_primary = journal is None or bool(legacy_journals)
+        self._migrated: set[str] = set()
         self._outbox = Outbox(fallback, namespace)
         self._meta = FallbackMeta(fallback, namespace)
         self._strict = strict
@@ -174,12 +190,15 @@ class FailoverStore(StoreBase):
         self._gate.set()
         self._healthy = asyncio.Event()
         self._healthy.set()
+        # The last writes the primary acknowledged: one restored from an older snapshot
+        # no longer holds them (rollback.py).
+        self._acks = AckWindow()
 
     # -- observable state ----------------------------------------------------------------
 
     @property
     def state(self) -> RoutingState:
-        """healthy, degraded or recovering."""
+        """healthy, degraded, recovering or misconfigured."""
         return self._state
 
     @property
@@ -237,6 +256,7 @@ class FailoverStore(StoreBase):
 
     async def wait_until_healthy(self, within: float | None = None) -> bool:
         """Wait until the circuit is closed; False if ``within`` seconds pass first."""
+        await self._ensure_started()  # an outbox left by an earlier run opens the circuit
         try:
             async with asyncio.timeout(within):
                 await self._healthy.wait()
@@ -253,15 +273,22 @@ class FailoverStore(StoreBase):
         if self._state is not RoutingState.HEALTHY:
             return
         try:
-            marker = await self._call_primary(lambda p: p.get(PRIMARY_EPOCH_REF))
+            epoch = await self._call_primary(read_epoch)
         except BackendUnavailable as exc:
             self._open_circuit(f"{exc}")
             return
-        epoch = marker.body.get("epoch") if marker else None
         if epoch != self._epoch:
             self._open_circuit(
-                f"its epoch marker is {'gone' if epoch is None else 'new'}: it lost its data"
+                f"an epoch marker is {'gone' if epoch is None else 'new'}: it lost data"
             )
+            return
+        try:
+            why = await self._acks.evidence(self._call_primary, self.now())
+        except BackendUnavailable as exc:
+            self._open_circuit(f"{exc}")
+            return
+        if why:
+            self._open_circuit(f"it went back in time: {why}")
 
     # -- circuit ---------------------------------------------------------------------------
 
@@ -309,7 +336,22 @@ class FailoverStore(StoreBase):
     def _log_probe_failure(self, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        if isinstance(exc, BackendUnavailable):
+        if isinstance(exc, ConfigurationError):
+            # Found only now because the primary was down at open (wrong password, ...):
+            # say so once, show it in state, keep writes in the fallback, keep probing
+            # quietly in case the configuration is fixed on the server side.
+            if self._state is not RoutingState.MISCONFIGURED:
+                self._state = RoutingState.MISCONFIGURED
+                log.error(
+                    "primary %s refuses this configuration (%s): staying on fallback %s, "
+                    "writes are kept there; fix the primary URL and restart",
+                    self._primary_store.url,
+                    redact_text(str(exc)),
+                    self._fallback.url,
+                )
+            else:
+                log.debug("primary still misconfigured: %s", redact_text(str(exc)))
+        elif isinstance(exc, BackendUnavailable):
             log.debug("primary still unavailable (%s); next probe in %.2fs", exc, wait)
         else:
             log.error("failover recovery failed; retrying in %.2fs", wait, exc_info=exc)
@@ -332,6 +374,8 @@ class FailoverStore(StoreBase):
         self._reported.clear()
         self._ledger.start_recovery()
         try:
+            if await self._migrate():
+                await self._outbox.load()
             epoch, _created = await self._call_primary(ensure_primary_epoch)
             seen = await self._meta.seen_epoch()
             if seen is not None and seen != epoch:
@@ -343,14 +387,15 @@ class FailoverStore(StoreBase):
                     seen,
                     self._fallback.url,
                 )
-                self._lost += await refill(
-                    self._meta.collections,
-                    primary=self._call_primary,
-                    fallback=self._fallback,
-                    reported=self._reported,
+                await self._refill()
+            elif why := await self._acks.evidence(self._call_primary, self.now()):
+                log.warning(
+                    "primary %s went back in time (%s): refilling it from fallback %s",
+                    self._primary_store.url,
+                    why,
+                    self._fallback.url,
                 )
-                self._refills += 1
-                log.info("refilled primary %s from the fallback", self._primary_store.url)
+                await self._refill()
             if seen != epoch:
                 await self._meta.remember_epoch(epoch)
             self._epoch = epoch
@@ -359,6 +404,16 @@ class FailoverStore(StoreBase):
             if self._state is RoutingState.RECOVERING:
                 self._state = RoutingState.DEGRADED
             raise
+
+    async def _refill(self) -> None:
+        self._lost += await refill(
+            self._meta.collections,
+            primary=self._call_primary,
+            fallback=self._fallback,
+            reported=self._reported,
+        )
+        self._refills += 1
+        log.info("refilled primary %s from the fallback", self._primary_store.url)
 
     async def _replay_round(self) -> bool:
         entries = await self._outbox.read(self._replay_batch)
@@ -436,6 +491,7 @@ class FailoverStore(StoreBase):
     async def _start_once(self) -> None:
         if self._started:
             return  # another caller started it while we waited for the lock
+        await self._migrate()
         await self._meta.load_collections()
         pending = await self._outbox.load()
         if pending:
@@ -449,6 +505,20 @@ class FailoverStore(StoreBase):
                 self._watchdog(self._epoch_check_interval),
                 name=f"agentmem failover watchdog {self._primary_store.url}",
             )
+
+    async def _migrate(self) -> int:
+        """Move what older journal names hold into this journal (once per name)."""
+        names = list(self._legacy)
+        if self._legacy_from_primary:
+            names.append(f"failover {self._primary_store.url}"[:256])
+        todo = [n for n in names if n not in self._migrated and n != self._journal]
+        if not todo:
+            return 0
+        moved = await migrate_journals(self._fallback, self._journal, todo)
+        self._migrated.update(todo)
+        if moved:
+            await self._meta.load_collections()
+        return moved
 
     async def _sync_epoch(self) -> None:
         try:
@@ -514,6 +584,7 @@ class FailoverStore(StoreBase):
 
     async def _mirror(self, stored: Sequence[Record]) -> None:
         """Copy what the primary acknowledged into the fallback, keeping its versions."""
+        self._acks.note(stored)
         written = await self._fallback.import_many(stored)
         if written == len(stored):
             return
@@ -681,20 +752,39 @@ class FailoverStore(StoreBase):
             await self._fallback.import_many(batch)
             return written
 
+    async def _bury(self, deleted: Sequence[Record | None], *, in_primary: bool) -> None:
+        """Leave tombstones of deleted records (tombstones.py): in the fallback always,
+        in the primary when it took the delete, so no refill brings them back."""
+        now = self.now()
+        tombs = [tombstone(r, now, DEFAULT_TOMBSTONE_TTL) for r in deleted if r is not None]
+        if not tombs:
+            return
+        if in_primary:
+            try:
+                await self._call_primary(lambda p: p.import_many(tombs))
+            except BackendUnavailable as exc:
+                # The fallback's copy is restored into the primary on its next refill.
+                self._open_circuit(f"{exc}")
+        await self._fallback.import_many(tombs)
+
     async def delete(self, ref: Ref, *, expected_version: int | None = None) -> bool:
         check_refs([ref])
         await self._ensure_started()
         failed: BackendUnavailable | None = None
+        await self._meta.note_collections([ref])
         while True:
             if await self._degraded_turn():
                 self._refuse_if_strict(expected_version, ref, failed)
                 held = await self._fallback.get(ref)
                 version = expected_version or (held.version if held else 0)
-                return await self._journalled(
+                removed = await self._journalled(
                     [OutboxEntry("delete", ref, self.now(), version, expected=expected_version)],
                     lambda f: f.delete(ref, expected_version=expected_version),
                 )
+                await self._bury([held] if removed else [], in_primary=False)
+                return removed
             try:
+                held = await self._call_primary(lambda p: p.get(ref))
                 removed = await self._call_primary(
                     lambda p: p.delete(ref, expected_version=expected_version)
                 )
@@ -702,6 +792,8 @@ class FailoverStore(StoreBase):
                 failed = exc
                 self._open_circuit(f"{exc}")
                 continue
+            self._acks.forget([ref])
+            await self._bury([held] if removed else [], in_primary=True)
             # Drop our copy too, or a later refill would bring the record back.
             await self._fallback.delete(ref)
             return removed
@@ -711,6 +803,7 @@ class FailoverStore(StoreBase):
         await self._ensure_started()
         if not batch:
             return 0
+        await self._meta.note_collections(batch)
         while True:
             if await self._degraded_turn():
                 held = await self._fallback.get_many(batch)
@@ -719,12 +812,17 @@ class FailoverStore(StoreBase):
                     OutboxEntry("delete", ref, now, h.version if h else 0)
                     for ref, h in zip(batch, held, strict=True)
                 ]
-                return await self._journalled(entries, lambda f: f.delete_many(batch))
+                removed = await self._journalled(entries, lambda f: f.delete_many(batch))
+                await self._bury(held, in_primary=False)
+                return removed
             try:
+                held = await self._call_primary(lambda p: p.get_many(batch))
                 removed = await self._call_primary(lambda p: p.delete_many(batch))
             except BackendUnavailable as exc:
                 self._open_circuit(f"{exc}")
                 continue
+            self._acks.forget(batch)
+            await self._bury(held, in_primary=True)
             await self._fallback.delete_many(batch)
             return removed
 
@@ -837,12 +935,21 @@ class _OutageTolerantChanges:
         if store.state is not RoutingState.HEALTHY:
             await asyncio.sleep(min(timeout, 0.1))
             return []
-        try:
-            return await call_with_timeout(
-                f"change feed of {store.primary.url}",
-                store._call_timeout + timeout,
-                lambda: self._source.read_changes(after, limit=limit, timeout=timeout),
-            )
-        except BackendUnavailable as exc:
-            store._open_circuit(f"{exc}")
-            return []
+        while True:
+            try:
+                changes = await call_with_timeout(
+                    f"change feed of {store.primary.url}",
+                    store._call_timeout + timeout,
+                    functools.partial(
+                        self._source.read_changes, after, limit=limit, timeout=timeout
+                    ),
+                )
+            except BackendUnavailable as exc:
+                store._open_circuit(f"{exc}")
+                return []
+            # Tombstones are this router's bookkeeping, not the caller's data; read on
+            # past a batch of nothing else.
+            kept = [c for c in changes if c.ref.kind != TOMB_KIND]
+            if kept or not changes:
+                return kept
+            after = changes[-1].cursor

@@ -31,6 +31,9 @@ class RoutingState(enum.StrEnum):
     """Circuit open: calls go to the fallback, writes are journalled, a probe waits."""
     RECOVERING = "recovering"
     """The primary answers again; refill and outbox replay run, calls still use the fallback."""
+    MISCONFIGURED = "misconfigured"
+    """The primary refused this configuration (wrong password, ...) found after a degraded
+    open: calls use the fallback, writes are kept there, an ERROR was logged once."""
 
 
 @dataclass(slots=True)

@@ -27,8 +27,10 @@ from urllib.parse import parse_qs, urlsplit
 from agentmem.errors import BackendUnavailable, ConfigurationError
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.plugins import open_store
-from agentmem.routing.deferred import DeferredStore, mask_password
+from agentmem.routing.deferred import DeferredStore
 from agentmem.routing.failover import FailoverStore
+from agentmem.routing.journal import journal_name, legacy_journal_names
+from agentmem.routing.redact import redact_text, redact_url
 from agentmem.routing.tiered import TieredStore
 from agentmem.routing.urls import failover_url, tiered_url
 from agentmem.store import MemoryStore
@@ -49,7 +51,7 @@ def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) 
         raw = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
         raise ConfigurationError(
-            f"cannot parse {scheme} URL {url!r}: {exc}; use {example}"
+            f"cannot parse {scheme} URL {redact_url(url)!r}: {exc}; use {example}"
         ) from exc
     unknown = set(raw) - allowed - set(required)
     if unknown:
@@ -68,7 +70,8 @@ def _query(url: str, scheme: str, required: tuple[str, str], allowed: set[str]) 
     for key in required:
         if "://" not in query[key]:
             raise ConfigurationError(
-                f"{scheme} URL parameter {key}={query[key]!r} is not a store URL; percent-encode "
+                f"{scheme} URL parameter {key}={redact_url(query[key])!r} is not a store URL; "
+                f"percent-encode "
                 f"it, e.g. with agentmem.routing.{scheme}_url()"
             )
     return query
@@ -108,6 +111,11 @@ async def open_failover_store(url: str, **options: Any) -> FailoverStore:
         )
     if "journal" in query:
         settings["journal"] = query["journal"]
+    else:
+        # Named from the URL as configured, so the same whether the primary is up or
+        # down at open; what older releases journalled under other names is moved in.
+        settings["journal"] = journal_name(query["primary"])
+        settings["legacy_journals"] = legacy_journal_names(query["primary"])
     if "strict" in query:
         flag = query["strict"].lower()
         if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
@@ -141,9 +149,9 @@ async def _open_primary(url: str, fallback_url: str, options: dict[str, Any]) ->
     except BackendUnavailable as exc:
         log.warning(
             "%s unavailable at start (%s): starting on %s, will switch when it answers",
-            mask_password(url),
-            exc,
-            mask_password(fallback_url),
+            redact_url(url),
+            redact_text(str(exc)),
+            redact_url(fallback_url),
         )
         return DeferredStore(url, **options)
 

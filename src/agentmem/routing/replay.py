@@ -21,6 +21,13 @@ from agentmem.errors import ConflictError, InvalidInput
 from agentmem.increments import Increment
 from agentmem.routing.health import same_content
 from agentmem.routing.outbox import OutboxEntry
+from agentmem.routing.tombstones import (
+    DEFAULT_TOMBSTONE_TTL,
+    live_only,
+    restore_tombstones,
+    tombstone,
+    tombstones_of,
+)
 from agentmem.store import MemoryStore, Record, Ref
 
 if TYPE_CHECKING:
@@ -113,6 +120,9 @@ async def _replay_puts(
     # The fallback's current copy is the newest state this agent made; a ref whose copy
     # is gone (expired, or deleted later: a delete entry follows) has nothing to carry.
     ours = [r for r in await fallback.get_many(list(first_at)) if r is not None]
+    # A copy older than a delete another agent made (its tombstone) must not come back.
+    refs = [r.ref for r in ours]
+    ours = live_only(ours, await primary(lambda p: tombstones_of(p, refs)), "replaying")
     return await import_resolving(
         ours, primary=primary, what="replayed", first_at=first_at, reported=reported
     )
@@ -209,11 +219,22 @@ async def _replay_increment(entry: OutboxEntry, *, primary: PrimaryCaller) -> in
     return 0
 
 
+async def _bury(entry: OutboxEntry, before: Record | None, primary: PrimaryCaller) -> None:
+    """Leave the replayed delete's tombstone in the primary (see tombstones.py)."""
+    version = max(entry.version, before.version if before else 0)
+    if version < 1:
+        return  # nothing known was deleted: no version to bury
+    gone = Record(ref=entry.ref, version=version, expires_at=before.expires_at if before else None)
+    tomb = tombstone(gone, entry.at, DEFAULT_TOMBSTONE_TTL)
+    await primary(lambda p: p.import_many([tomb]))
+
+
 async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> Record | None:
     """Carry a delete; return the primary's copy when a newer write keeps it (else None)."""
     ref = entry.ref
     before = await primary(lambda p: p.get(ref))
     if before is None:
+        await _bury(entry, None, primary)
         return None
     newer = (
         before.version > entry.version
@@ -224,6 +245,7 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> Recor
     if not newer:
         try:
             await primary(lambda p: p.delete(ref, expected_version=before.version))
+            await _bury(entry, before, primary)
             return None
         except ConflictError:
             pass  # changed between our read and the delete: that write is newer
@@ -237,6 +259,20 @@ async def _replay_delete(entry: OutboxEntry, *, primary: PrimaryCaller) -> Recor
         before.updated_at,
     )
     return before
+
+
+async def _refill_page(
+    records: list[Record], *, primary: PrimaryCaller, reported: set[tuple[Ref, int]]
+) -> int:
+    refs = [r.ref for r in records]
+    tombs = await primary(lambda p: tombstones_of(p, refs))
+    return await import_resolving(
+        live_only(records, tombs, "refilling"),
+        primary=primary,
+        what="refilled",
+        first_at=None,
+        reported=reported,
+    )
 
 
 async def refill(
@@ -253,13 +289,15 @@ async def refill(
     many writes lost.
     """
     lost = 0
-    for kind, namespace in sorted(collections):
+    pairs = sorted(collections)
+    # Deletes first, so no agent's refill brings back what another deleted (tombstones.py).
+    for namespace in sorted({ns for _, ns in pairs}):
+        await restore_tombstones(namespace, fallback=fallback, primary=primary)
+    for kind, namespace in pairs:
         cursor: str | None = None
         while True:
             page = await fallback.scan(kind, namespace, limit=_PAGE, cursor=cursor)
-            lost += await import_resolving(
-                page.records, primary=primary, what="refilled", first_at=None, reported=reported
-            )
+            lost += await _refill_page(page.records, primary=primary, reported=reported)
             if page.cursor is None:
                 break
             cursor = page.cursor

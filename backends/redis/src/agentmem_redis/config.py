@@ -11,6 +11,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agentmem import ConfigurationError
+from agentmem.routing.redact import redact_url
 
 __all__ = ["SCHEMES", "RedisOptions", "parse_url"]
 
@@ -120,12 +121,13 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(value)
         return value
     except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"Redis option {name}={value!r} is not valid") from exc
+        shown = "***" if name == "password" else repr(value)
+        raise ConfigurationError(f"Redis option {name}={shown} is not valid") from exc
 
 
 def _host_port(text: str, url: str) -> tuple[str, int]:
     if not text:
-        raise ConfigurationError(f"Redis URL {url!r} names no host")
+        raise ConfigurationError(f"Redis URL {redact_url(url)!r} names no host")
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         port_text = rest.removeprefix(":")
@@ -134,9 +136,11 @@ def _host_port(text: str, url: str) -> tuple[str, int]:
     try:
         port = int(port_text) if port_text else 6379
     except ValueError as exc:
-        raise ConfigurationError(f"bad port {port_text!r} in Redis URL {url!r}") from exc
+        raise ConfigurationError(
+            f"bad port {port_text!r} in Redis URL {redact_url(url)!r}"
+        ) from exc
     if not host or not 0 < port < 65536:
-        raise ConfigurationError(f"bad host or port {text!r} in Redis URL {url!r}")
+        raise ConfigurationError(f"bad host or port {text!r} in Redis URL {redact_url(url)!r}")
     return host, port
 
 
@@ -149,7 +153,7 @@ def parse_url(url: str, **overrides: Any) -> RedisOptions:
     True
     """
     if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(f"not a Redis URL: {url!r}")
+        raise ConfigurationError(f"not a Redis URL: {redact_url(url)!r}")
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     if scheme not in SCHEMES:
@@ -175,15 +179,18 @@ def parse_url(url: str, **overrides: Any) -> RedisOptions:
     values: dict[str, Any] = {"scheme": scheme, "username": username, "password": password}
     if scheme == "unix":
         if not path_only:
-            raise ConfigurationError(f"unix URL {url!r} needs a socket path: unix:///path?db=0")
+            raise ConfigurationError(
+                f"unix URL {redact_url(url)!r} needs a socket path: unix:///path?db=0"
+            )
         values["unix_path"] = unquote(path_only)
     else:
         hosts = tuple(_host_port(h.strip(), url) for h in hostlist.split(",") if h.strip())
         if not hosts:
-            raise ConfigurationError(f"Redis URL {url!r} names no host")
+            raise ConfigurationError(f"Redis URL {redact_url(url)!r} names no host")
         if len(hosts) > 1 and not scheme.endswith("+cluster"):
             raise ConfigurationError(
-                f"several hosts in {url!r}: use redis+cluster://host:port,host:port for a cluster"
+                f"several hosts in {redact_url(url)!r}: use "
+                "redis+cluster://host:port,host:port for a cluster"
             )
         values["hosts"] = hosts
         db_text = path_only.strip("/")
@@ -192,7 +199,7 @@ def parse_url(url: str, **overrides: Any) -> RedisOptions:
                 values["db"] = int(db_text)
             except ValueError as exc:
                 raise ConfigurationError(
-                    f"database {db_text!r} in {url!r} is not a number"
+                    f"database {db_text!r} in {redact_url(url)!r} is not a number"
                 ) from exc
         values["tls"] = scheme.startswith("rediss")
     for name, value in parse_qsl(query, keep_blank_values=True):

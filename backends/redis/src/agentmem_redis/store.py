@@ -129,6 +129,19 @@ class RedisStore(StoreBase):
     def capabilities(self) -> Capabilities:
         return Capabilities(cross_process=True, durable=True, increment=True)
 
+    def refs_per_bucket(self, kind: str, namespace: str, stem: str) -> list[Ref]:
+        """One ref per bucket (``<stem>-<n>``, the smallest n landing in it), so a caller
+        can keep a marker on every node a cluster spreads records over."""
+        refs: list[Ref] = []
+        if self._layout.buckets == 1:
+            return refs  # one node, one unit: any record there tells its fate
+        for bucket in range(self._layout.buckets):
+            n = 0
+            while self._layout.bucket_of(Ref(kind, namespace, f"{stem}-{n}")) != bucket:
+                n += 1
+            refs.append(Ref(kind, namespace, f"{stem}-{n}"))
+        return refs
+
     @property
     def layout(self) -> KeyLayout:
         """The key layout (prefix and bucket count) this store writes."""
@@ -877,6 +890,18 @@ async def _check_persistence(link: RedisLink) -> None:
     unpersisted = [
         c for c in configs if c.get("appendonly", "no") == "no" and not c.get("save", "").strip()
     ]
+    snapshots_only = [
+        c for c in configs if c.get("appendonly", "no") == "no" and c.get("save", "").strip()
+    ]
+    if snapshots_only:
+        log.warning(
+            "Redis at %s persists by RDB snapshots only (appendonly no) on %d of %d "
+            "server(s): a crash loses the writes since the last snapshot and the server "
+            "comes back in the past; use appendonly yes",
+            link.options.masked_url(),
+            len(snapshots_only),
+            len(configs),
+        )
     if unpersisted:
         log.warning(
             "Redis at %s has no persistence (appendonly no, no RDB save) on %d of %d "
