@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from agentmem_langgraph import AgentMemStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langgraph.store.base import BaseStore, Item
 from langgraph.store.memory import InMemoryStore
 
 from agentmem.testing.stateful import scaled_examples
-from agentmem_langgraph import AgentMemStore
 
 # Labels and keys that differ only by case, by a separator or by an escape character: an
 # inexact mapping to agentmem names would merge two of them.
@@ -25,7 +25,10 @@ KEYS = st.sampled_from(["k", "K", "", "%"])
 NAMESPACES = st.lists(LABELS, min_size=1, max_size=2).map(tuple)
 VALUES = st.fixed_dictionaries(
     {"n": st.integers(0, 5), "s": st.sampled_from(["x", "y", "z"])},
-    optional={"t": st.sampled_from(["red", "blue"]), "nested": st.fixed_dictionaries({"m": st.integers(0, 2)})},
+    optional={
+        "t": st.sampled_from(["red", "blue"]),
+        "nested": st.fixed_dictionaries({"m": st.integers(0, 2)}),
+    },
 )
 FILTERS = st.one_of(
     st.none(),
@@ -36,8 +39,12 @@ FILTERS = st.one_of(
         st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte"]),
         st.integers(0, 5),
     ),
-    st.fixed_dictionaries({"n": st.fixed_dictionaries({"$gte": st.integers(0, 3), "$lt": st.integers(2, 5)})}),
-    st.fixed_dictionaries({"t": st.sampled_from(["red", "blue"]), "s": st.sampled_from(["x", "z"])}),
+    st.fixed_dictionaries(
+        {"n": st.fixed_dictionaries({"$gte": st.integers(0, 3), "$lt": st.integers(2, 5)})}
+    ),
+    st.fixed_dictionaries(
+        {"t": st.sampled_from(["red", "blue"]), "s": st.sampled_from(["x", "z"])}
+    ),
     st.fixed_dictionaries({"nested": st.fixed_dictionaries({"m": st.integers(0, 2)})}),
 )
 PATHS = st.lists(st.one_of(LABELS, st.just("*")), max_size=2).map(tuple)
@@ -94,7 +101,9 @@ OPERATIONS = st.one_of(
     st.builds(
         ListNamespaces,
         PATHS,
-        st.one_of(st.none(), st.lists(st.one_of(LABELS, st.just("*")), min_size=1, max_size=2).map(tuple)),
+        st.one_of(
+            st.none(), st.lists(st.one_of(LABELS, st.just("*")), min_size=1, max_size=2).map(tuple)
+        ),
         st.one_of(st.none(), st.integers(1, 4)),
         st.sampled_from([2, 100]),
         st.sampled_from([0, 0, 1, 3]),
@@ -191,5 +200,9 @@ def test_namespaces_that_differ_by_case_or_separator_stay_apart(store: AgentMemS
     assert store.get((root, "tenant", "a"), "doc").value == {"owner": "a"}  # type: ignore[union-attr]
     assert store.get((root, "tenant", "A"), "doc") is None
     assert store.get((root, "a/b"), "doc").value == {"owner": "a/b"}  # type: ignore[union-attr]
-    assert store.list_namespaces(prefix=(root,)) == [(root, "a", "b"), (root, "a/b"), (root, "tenant", "a")]
+    assert store.list_namespaces(prefix=(root,)) == [
+        (root, "a", "b"),
+        (root, "a/b"),
+        (root, "tenant", "a"),
+    ]
     assert [i.value for i in store.search((root, "a"))] == [{"owner": "a,b"}]

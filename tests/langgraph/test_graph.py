@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
+from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 
-from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 from tests.support.urls import fresh_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,10 +80,15 @@ def test_graph_in_one_process_finds_what_another_stored(
     assert written.stdout.strip() == "stored"
     with AgentMemStore.from_conn_string(url) as store:
         graph = reader_graph().compile(store=store)
-        result = graph.invoke({"user": "ada", "question": "which day deploys happen: fridays?", "answer": []})
+        result = graph.invoke(
+            {"user": "ada", "question": "which day deploys happen: fridays?", "answer": []}
+        )
         assert result["answer"][0] == "deploys on fridays"
         assert "a different tenant" not in result["answer"]
-        assert store.list_namespaces(prefix=("memories",)) == [("memories", "Ada"), ("memories", "ada")]
+        assert store.list_namespaces(prefix=("memories",)) == [
+            ("memories", "Ada"),
+            ("memories", "ada"),
+        ]
         kept = store.search(("memories", "ada"), filter={"n": {"$gte": 1}})
         assert sorted(hit.key for hit in kept) == ["fact-1", "fact-2"]
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentmem_openai_agents import AgentMemSession
 from agents import Agent, Model, ModelResponse, Runner, SQLiteSession, Usage, set_tracing_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
 from agentmem.testing.stateful import scaled_examples
-from agentmem_openai_agents import AgentMemSession
 from tests.support.urls import fresh_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +123,11 @@ def test_four_processes_lose_and_duplicate_nothing(
 async def test_concurrent_pops_return_each_item_once(url: str) -> None:
     async with AgentMemSession.from_url("pops", url=url) as session:
         await session.add_items([{"role": "user", "content": str(n)} for n in range(40)])
-        others = [AgentMemSession.from_url("pops", url=url) for _ in range(3)] if url != "memory://" else []
+        others = (
+            [AgentMemSession.from_url("pops", url=url) for _ in range(3)]
+            if url != "memory://"
+            else []
+        )
         poppers = [session, *others]
         try:
             popped = await asyncio.gather(*(p.pop_item() for _ in range(15) for p in poppers))
@@ -143,7 +147,9 @@ class EchoModel(Model):
     def __init__(self) -> None:
         self.inputs: list[list[Any]] = []
 
-    async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def get_response(
+        self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any
+    ) -> ModelResponse:
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         self.inputs.append(items)
         text = f"seen {len(items)} items"

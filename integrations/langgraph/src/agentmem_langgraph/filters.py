@@ -48,7 +48,9 @@ def _apply(value: Any, operator: str, operand: Any) -> bool:
         if operator == "$lt":
             return left < right
         return left <= right
-    raise ValueError(f"unsupported filter operator {operator!r} (use $eq, $ne, $gt, $gte, $lt, $lte)")
+    raise ValueError(
+        f"unsupported filter operator {operator!r} (use $eq, $ne, $gt, $gte, $lt, $lte)"
+    )
 
 
 def _compare(value: Any, expected: Any) -> bool:

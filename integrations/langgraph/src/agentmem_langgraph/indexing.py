@@ -47,7 +47,9 @@ class Indexing:
         embed = config.get("embed")
         return cls(fields=fields, embeddings=ensure_embeddings(embed) if embed else None)
 
-    def texts(self, value: Mapping[str, Any], index: Literal[False] | Sequence[str] | None) -> list[str]:
+    def texts(
+        self, value: Mapping[str, Any], index: Literal[False] | Sequence[str] | None
+    ) -> list[str]:
         """The texts of ``value`` to index: none for ``index=False``, else those at the
         put's paths or the configured ones (``$`` is every string in the value)."""
         if index is False:

@@ -54,7 +54,9 @@ def encode_namespace(namespace: tuple[str, ...]) -> str:
     >>> encode_namespace(("a/b",)) != encode_namespace(("a", "b"))
     True
     """
-    return _bounded(_SEPARATOR.join(escape_label(label) for label in namespace), MAX_NAMESPACE_LENGTH)
+    return _bounded(
+        _SEPARATOR.join(escape_label(label) for label in namespace), MAX_NAMESPACE_LENGTH
+    )
 
 
 def encode_key(key: str) -> str:

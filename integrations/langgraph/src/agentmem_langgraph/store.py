@@ -25,8 +25,6 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from agentmem import ConflictError, MemoryStore, Record, Ref, open_store
-from agentmem.store import Clock, utcnow
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -42,6 +40,8 @@ from langgraph.store.base import (
     TTLConfig,
 )
 
+from agentmem import ConflictError, MemoryStore, Record, Ref, open_store
+from agentmem.store import Clock, utcnow
 from agentmem_langgraph.filters import matches_condition, matches_filter
 from agentmem_langgraph.indexing import Indexing, cosine, fuse
 from agentmem_langgraph.names import encode_key, encode_namespace
@@ -379,7 +379,10 @@ class AgentMemStore(BaseStore):
             return
         await self.store.put_many(
             [
-                Record(ref=Ref(NAMESPACE_KIND, REGISTRY_NAMESPACE, encode_namespace(ns)), body={"ns": list(ns)})
+                Record(
+                    ref=Ref(NAMESPACE_KIND, REGISTRY_NAMESPACE, encode_namespace(ns)),
+                    body={"ns": list(ns)},
+                )
                 for ns in due
             ]
         )

@@ -22,13 +22,14 @@ import unicodedata
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from agentmem import ConfigurationError, ConflictError, MemoryStore, Record, Ref, open_store
-from agentmem.store import MAX_NAMESPACE_LENGTH
 from agents.memory.session_settings import (
     SessionSettings,
     coerce_session_settings,
     resolve_session_limit,
 )
+
+from agentmem import ConfigurationError, ConflictError, MemoryStore, Record, Ref, open_store
+from agentmem.store import MAX_NAMESPACE_LENGTH
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -77,7 +78,7 @@ def _seq_of(record: Record) -> int:
 
 async def _backoff(attempt: int) -> None:
     # Full jitter keeps colliding writers from retrying in lockstep.
-    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**min(attempt, 6))))
+    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
 
 
 class AgentMemSession:
@@ -180,7 +181,9 @@ class AgentMemSession:
             return 1, 1, 0
         return int(record.body["next"]), int(record.body["floor"]), record.version
 
-    async def _update_counter(self, store: MemoryStore, *, grow: int = 0, clear: bool = False) -> tuple[int, int]:
+    async def _update_counter(
+        self, store: MemoryStore, *, grow: int = 0, clear: bool = False
+    ) -> tuple[int, int]:
         """Compare-and-set the counter: reserve ``grow`` numbers, or move the floor to
         ``next`` (clear). Returns the (next, floor) it replaced."""
         for attempt in range(_MAX_ATTEMPTS):
@@ -249,13 +252,17 @@ class AgentMemSession:
         floor moved are kept."""
         store = await self._get_store()
         floor, _ = await self._update_counter(store, clear=True)
-        doomed = [r.ref for r in await self._all_items(store, floor_override=0) if _seq_of(r) < floor]
+        doomed = [
+            r.ref for r in await self._all_items(store, floor_override=0) if _seq_of(r) < floor
+        ]
         if doomed:
             await store.delete_many(doomed)
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _all_items(self, store: MemoryStore, *, floor_override: int | None = None) -> list[Record]:
+    async def _all_items(
+        self, store: MemoryStore, *, floor_override: int | None = None
+    ) -> list[Record]:
         if floor_override is None:
             _, floor, _ = await self._read_counter(store)
         else:
@@ -279,7 +286,9 @@ class AgentMemSession:
         while top >= floor and len(found) < count:
             bottom = max(floor, top - window + 1)
             seqs = list(range(top, bottom - 1, -1))
-            records = await store.get_many([Ref(ITEM_KIND, self._namespace, _item_id(s)) for s in seqs])
+            records = await store.get_many(
+                [Ref(ITEM_KIND, self._namespace, _item_id(s)) for s in seqs]
+            )
             found.extend(r for r in records if r is not None)
             top = bottom - 1
         return found[:count]
