@@ -92,7 +92,13 @@ WRITER = textwrap.dedent(
 def test_four_processes_lose_and_duplicate_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url, session_id, count = fresh_url(backend, request, tmp_path), "shared-chat", 200
+    # 200 items per writer in each suite's anchor cell; the matrix's secondary cells
+    # (AGENTMEM_HYPOTHESIS_SCALE=0.25) check the same code with 50.
+    url, session_id, count = (
+        fresh_url(backend, request, tmp_path),
+        "shared-chat",
+        scaled_examples(200),
+    )
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, url, session_id, f"w{w}", str(count)],
