@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from agentmem_langgraph import AgentMemStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langgraph.store.base import BaseStore, Item
 from langgraph.store.memory import InMemoryStore
 
 from agentmem.testing.stateful import scaled_examples
+from agentmem_langgraph import AgentMemStore
 
 # Labels and keys that differ only by case, by a separator or by an escape character: an
 # inexact mapping to agentmem names would merge two of them.

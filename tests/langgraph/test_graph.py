@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
-from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 
+from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 from tests.support.urls import fresh_url
 
 REPO = Path(__file__).resolve().parents[2]

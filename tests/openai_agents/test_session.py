@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agentmem_openai_agents import AgentMemSession
 from agents import Agent, Model, ModelResponse, Runner, SQLiteSession, Usage, set_tracing_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
 from agentmem.testing.stateful import scaled_examples
+from agentmem_openai_agents import AgentMemSession
 from tests.support.urls import fresh_url
 
 REPO = Path(__file__).resolve().parents[2]

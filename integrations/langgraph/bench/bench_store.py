@@ -18,11 +18,12 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite import SqliteStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+from agentmem_langgraph import AgentMemStore, AsyncAgentMemStore
 
 
 def payload(n: int) -> tuple[tuple[str, ...], str, dict[str, Any]]:
