@@ -274,11 +274,33 @@ class AgentMemStore(BaseStore):
 
     async def _search(self, op: SearchOp) -> list[tuple[Record, float | None]]:
         prefix = tuple(op.namespace_prefix)
-        namespaces = [
+        namespaces = sorted(
             entry.ref.id
             for entry in await self._registry()
             if tuple(entry.body["ns"])[: len(prefix)] == prefix
-        ]
+        )
+        offset, limit = max(op.offset, 0), max(op.limit, 0)
+        if not op.query:
+            found = await self._browse(namespaces, op.filter, offset + limit)
+            return [(record, None) for record in found[offset : offset + limit]]
+        if self._indexing.embeddings is None:
+            hit_lists = await asyncio.gather(
+                *(
+                    self.store.search(ITEM_KIND, ns, op.query, limit=_SEARCH_CAP)
+                    for ns in namespaces
+                )
+            )
+            keyword = sorted(
+                (
+                    hit
+                    for hits in hit_lists
+                    for hit in hits
+                    if matches_filter(hit.record.body["value"], op.filter)
+                ),
+                key=lambda hit: (-hit.score, hit.ref),
+            )
+            return [(hit.record, hit.score) for hit in keyword[offset : offset + limit]]
+        # Hybrid: every item in scope has a vector rank, so every one is read.
         scanned = await asyncio.gather(*(self._scan_all(ITEM_KIND, ns) for ns in namespaces))
         candidates = {
             record.ref: record
@@ -286,19 +308,34 @@ class AgentMemStore(BaseStore):
             for record in records
             if matches_filter(record.body["value"], op.filter)
         }
-        offset, limit = max(op.offset, 0), max(op.limit, 0)
-        if not op.query:
-            ordered = sorted(
-                candidates.values(),
-                key=lambda r: (-_as_item(r).updated_at.timestamp(), r.ref.namespace, r.ref.id),
-            )
-            return [(record, None) for record in ordered[offset : offset + limit]]
         ranked = await self._rank(op.query, namespaces, candidates)
         return [(candidates[ref], score) for ref, score in ranked[offset : offset + limit]]
+
+    async def _browse(
+        self, namespaces: Sequence[str], filter: dict[str, Any] | None, wanted: int
+    ) -> list[Record]:
+        """The first ``wanted`` items passing ``filter``, in (namespace, key) order: a
+        stable order for paging, read only as far as the page needs."""
+        found: list[Record] = []
+        for namespace in namespaces:
+            cursor: str | None = None
+            while len(found) < wanted:
+                size = min(_PAGE, max(50, 2 * (wanted - len(found))))
+                page = await self.store.scan(ITEM_KIND, namespace, limit=size, cursor=cursor)
+                found.extend(r for r in page.records if matches_filter(r.body["value"], filter))
+                cursor = page.cursor
+                if cursor is None:
+                    break
+            if len(found) >= wanted:
+                break
+        return found[:wanted]
 
     async def _rank(
         self, query: str, namespaces: Sequence[str], candidates: dict[Ref, Record]
     ) -> list[tuple[Ref, float]]:
+        """Fuse the keyword rank and the vector rank of ``candidates`` (reciprocal rank)."""
+        embeddings = self._indexing.embeddings
+        assert embeddings is not None
         hit_lists = await asyncio.gather(
             *(self.store.search(ITEM_KIND, ns, query, limit=_SEARCH_CAP) for ns in namespaces)
         )
@@ -306,9 +343,6 @@ class AgentMemStore(BaseStore):
             (hit for hits in hit_lists for hit in hits if hit.ref in candidates),
             key=lambda hit: (-hit.score, hit.ref),
         )
-        embeddings = self._indexing.embeddings
-        if embeddings is None:
-            return [(hit.ref, hit.score) for hit in keyword]
         query_vector = await embeddings.aembed_query(query)
         similarity = {
             ref: max(cosine(query_vector, v) for v in record.body["vec"])
