@@ -49,6 +49,9 @@ class Suite:
     """Packages this suite needs beyond PACKAGES and TEST_DEPS (an SDK, a framework)."""
 
 
+LANGGRAPH_DEPS = ("-e", "integrations/langgraph", "langgraph>=1.0", "langmem")
+OPENAI_AGENTS_DEPS = ("-e", "integrations/openai-agents")
+
 # A new suite is one line here; its cells follow from PYTHONS and SERVERS_BY_PYTHON.
 SUITES = {
     "memory": Suite(("tests/core",)),
@@ -63,6 +66,11 @@ SUITES = {
     # -s: prints tool-call and notification latencies, acknowledged vs found writes.
     "mcp": Suite(
         ("tests/mcp", "-s"), server=True, every_server=False, deps=("-e", "integrations/mcp")
+    ),
+    "langgraph": Suite(("tests/langgraph",), server=True, every_server=False, deps=LANGGRAPH_DEPS),
+    # -s: prints how many items the 4 writer processes left (none lost, none duplicated).
+    "openai-agents": Suite(
+        ("tests/openai_agents", "-s"), server=True, every_server=False, deps=OPENAI_AGENTS_DEPS
     ),
 }
 
@@ -365,8 +373,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core, every backend and the MCP server."""
-    _install(session, "mypy>=1.11", "-e", "integrations/mcp")
+    """mypy --strict on the core, every backend and every integration."""
+    _install(
+        session,
+        "mypy>=1.11",
+        *("-e", "integrations/mcp", "-e", "integrations/langgraph", *OPENAI_AGENTS_DEPS),
+    )
     session.run(
         "mypy",
         "--strict",
@@ -374,6 +386,8 @@ def typecheck(session: nox.Session) -> None:
         "backends/sqlite/src/agentmem_sqlite",
         "backends/redis/src/agentmem_redis",
         "integrations/mcp/src/agentmem_mcp",
+        "integrations/langgraph/src/agentmem_langgraph",
+        "integrations/openai-agents/src/agentmem_openai_agents",
     )
 
 
@@ -389,3 +403,11 @@ def bench_mcp(session: nox.Session) -> None:
     """MCP tool-call round trips over stdio (p50/p99) beside a no-op tool's, same run."""
     _install(session, "-e", "integrations/mcp")
     session.run("python", "integrations/mcp/bench/bench_stdio.py", *session.posargs)
+
+
+@nox.session
+def bench_integrations(session: nox.Session) -> None:
+    """The LangGraph store beside InMemoryStore, SqliteStore and AsyncSqliteStore (same
+    payloads): put, get and search p50 with ratios."""
+    _install(session, *LANGGRAPH_DEPS, "langgraph-checkpoint-sqlite", "aiosqlite")
+    session.run("python", "integrations/langgraph/bench/bench_store.py", *session.posargs)
