@@ -47,6 +47,15 @@ class Suite:
     server-specific behaviour the redis suites check): one server per Python, the first."""
     deps: tuple[str, ...] = ()
     """Packages this suite needs beyond PACKAGES and TEST_DEPS (an SDK, a framework)."""
+    pythons: tuple[str, ...] | None = None
+    """The Pythons it runs on (None: every one). The suites of our own packages over the
+    store API take the oldest and the anchor: what one Python changes in the core is caught
+    by the core suites on every Python (see docs/development.md)."""
+
+
+EDGE_PYTHONS = ("3.11", "3.12")
+"""For the suites that test a layer over the store API (command line, servers, framework
+adapters): the oldest Python, and the anchor, which runs every example."""
 
 
 LANGGRAPH_DEPS = ("-e", "integrations/langgraph", "langgraph>=1.0", "langmem")
@@ -62,15 +71,29 @@ SUITES = {
     "failover": Suite(("tests/routing", "-s"), server=True),
     "agent-memory": Suite(("tests/memory",), server=True),
     # The real `agentmem` entry point in subprocesses, on SQLite files and real servers.
-    "cli": Suite(("tests/cli",), server=True, every_server=False),
+    "cli": Suite(("tests/cli",), server=True, every_server=False, pythons=EDGE_PYTHONS),
     # -s: prints tool-call and notification latencies, acknowledged vs found writes.
     "mcp": Suite(
-        ("tests/mcp", "-s"), server=True, every_server=False, deps=("-e", "integrations/mcp")
+        ("tests/mcp", "-s"),
+        server=True,
+        every_server=False,
+        deps=("-e", "integrations/mcp"),
+        pythons=EDGE_PYTHONS,
     ),
-    "langgraph": Suite(("tests/langgraph",), server=True, every_server=False, deps=LANGGRAPH_DEPS),
+    "langgraph": Suite(
+        ("tests/langgraph",),
+        server=True,
+        every_server=False,
+        deps=LANGGRAPH_DEPS,
+        pythons=EDGE_PYTHONS,
+    ),
     # -s: prints how many items the 4 writer processes left (none lost, none duplicated).
     "openai-agents": Suite(
-        ("tests/openai_agents", "-s"), server=True, every_server=False, deps=OPENAI_AGENTS_DEPS
+        ("tests/openai_agents", "-s"),
+        server=True,
+        every_server=False,
+        deps=OPENAI_AGENTS_DEPS,
+        pythons=EDGE_PYTHONS,
     ),
 }
 
@@ -187,7 +210,7 @@ def _missing_python(version: str) -> str:
 def _cells() -> list[nox.param]:
     cells = []
     for suite_name, suite in SUITES.items():
-        for version in PYTHONS:
+        for version in PYTHONS if FULL_MATRIX else suite.pythons or PYTHONS:
             servers = SERVERS_BY_PYTHON[version] if suite.server else (None,)
             for server in servers if suite.every_server else servers[:1]:
                 label = ", ".join(filter(None, [suite_name, f"py{version}", server]))
