@@ -3,19 +3,11 @@ when something is wrong."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.machinery
 import json
 import sqlite3
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from agentmem import open_store
-from agentmem.cli.diagnose import list_corrupt_records
 from agentmem.memory.factory import sqlite_url
 from agentmem.routing import failover_url
 from tests.cli.support import new_namespace, put, records, run_cli
@@ -88,29 +80,25 @@ def test_sqlite_files_missing_or_too_new_are_problems(tmp_path: Path) -> None:
     assert "schema version 99 is newer than this agentmem-sqlite" in result.stdout
 
 
-def test_the_corrupt_records_hook_calls_agentmem_corruption_when_installed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = sqlite_url(tmp_path / "m.db")
-    put(url, records("skill", new_namespace(), 2))
-    seen: list[str] = []
-
-    async def find_corrupt(store: Any) -> list[str]:
-        seen.append(store.url)
-        return ["skill/shared/broken"]
-
-    async def check() -> list[Any] | None:
-        async with await open_store(url) as store:
-            return await list_corrupt_records(store)
-
-    if (
-        "agentmem.corruption" not in sys.modules
-        and importlib.util.find_spec("agentmem.corruption") is None
-    ):
-        assert asyncio.run(check()) is None  # not installed: not checked
-    module = types.ModuleType("agentmem.corruption")
-    module.__spec__ = importlib.machinery.ModuleSpec("agentmem.corruption", None)
-    module.find_corrupt = find_corrupt  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "agentmem.corruption", module)
-    assert asyncio.run(check()) == ["skill/shared/broken"]
-    assert seen == [url]
+def test_doctor_lists_corrupt_records_and_deletes_them_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    url = sqlite_url(path)
+    namespace = new_namespace()
+    put(url, records("skill", namespace, 3))
+    conn = sqlite3.connect(path)
+    with conn:
+        damaged = conn.execute(
+            "UPDATE records SET blob = ? WHERE rid = (SELECT min(rid) FROM records WHERE kind = ?)",
+            (b"\x11garbage", "skill"),
+        ).rowcount
+    conn.close()
+    assert damaged == 1
+    found = run_cli(tmp_path, "doctor", "--url", url, "--json")
+    assert found.returncode == 1, found.stderr
+    check = next(c for c in json.loads(found.stdout)["checks"] if c["check"] == "corrupt records")
+    assert check["status"] == "fail" and "1 found" in check["detail"]
+    fixed = run_cli(tmp_path, "doctor", "--url", url, "--delete-corrupt")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "1 found, 1 deleted" in fixed.stdout
+    again = run_cli(tmp_path, "doctor", "--url", url)
+    assert again.returncode == 0 and "corrupt records: none found" in again.stdout

@@ -19,11 +19,16 @@ _MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
+    parser.add_argument(
+        "--delete-corrupt",
+        action="store_true",
+        help="delete the records that fail to decode (each is checked again first)",
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
     url = store_url(args)
-    findings = await diagnose(url)
+    findings = await diagnose(url, delete_corrupt=args.delete_corrupt)
     healthy = not any(f.status == "fail" for f in findings)
     if args.json:
         print_json(

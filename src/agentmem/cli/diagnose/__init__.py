@@ -4,13 +4,13 @@ What is checked depends on the store, found by what it is rather than by importi
 backend: a failover store's state and outbox, a Redis server's persistence and eviction
 policy (through the store's redis-py client), a SQLite file's schema version (read with the
 standard library, read-only, before the store opens and migrates it), and corrupt records
-when :mod:`agentmem.corruption` is installed.
+(deleted when asked: ``agentmem doctor --delete-corrupt``).
 """
 
 from __future__ import annotations
 
 from agentmem.cli.common import open_cli_store
-from agentmem.cli.diagnose.corruption import list_corrupt_records
+from agentmem.cli.diagnose.corruption import list_corrupt_records, remove_corrupt_records
 from agentmem.cli.diagnose.failover import check_failover
 from agentmem.cli.diagnose.findings import Finding
 from agentmem.cli.diagnose.redis_server import check_redis
@@ -20,7 +20,7 @@ from agentmem.errors import AgentMemError, BackendUnavailable
 from agentmem.routing import FailoverStore, RoutingState, TieredStore
 from agentmem.store import MemoryStore
 
-__all__ = ["Finding", "diagnose", "list_corrupt_records"]
+__all__ = ["Finding", "diagnose", "list_corrupt_records", "remove_corrupt_records"]
 
 
 async def _walk(store: MemoryStore, findings: list[Finding]) -> None:
@@ -37,8 +37,9 @@ async def _walk(store: MemoryStore, findings: list[Finding]) -> None:
         findings += await check_redis(store)
 
 
-async def diagnose(url: str) -> list[Finding]:
-    """Every check that applies to the store at ``url``."""
+async def diagnose(url: str, *, delete_corrupt: bool = False) -> list[Finding]:
+    """Every check that applies to the store at ``url``; with ``delete_corrupt``, the
+    corrupt records found are deleted (and reported as fixed)."""
     findings: list[Finding] = []
     pre = check_sqlite_file(url, role="store")
     if pre is not None:
@@ -60,16 +61,27 @@ async def diagnose(url: str) -> list[Finding]:
             findings.append(Finding("reachable", "ok", "answers ping", where))
             await _walk(store, findings)
             corrupt = await list_corrupt_records(store)
-            if corrupt is None:
+            shown = ", ".join(str(ref) for ref in corrupt[:5])
+            more = f" (and {len(corrupt) - 5} more)" if len(corrupt) > 5 else ""
+            if corrupt and delete_corrupt:
+                deleted = await remove_corrupt_records(store, corrupt)
                 findings.append(
                     Finding(
-                        "corrupt records", "skip", "not checked (no agentmem.corruption)", where
+                        "corrupt records",
+                        "ok",
+                        f"{len(corrupt)} found, {deleted} deleted: {shown}{more}",
+                        where,
                     )
                 )
             elif corrupt:
-                shown = ", ".join(str(item) for item in corrupt[:5])
                 findings.append(
-                    Finding("corrupt records", "fail", f"{len(corrupt)} found: {shown}", where)
+                    Finding(
+                        "corrupt records",
+                        "fail",
+                        f"{len(corrupt)} found: {shown}{more}; "
+                        "delete them with agentmem doctor --delete-corrupt",
+                        where,
+                    )
                 )
             else:
                 findings.append(Finding("corrupt records", "ok", "none found", where))

@@ -1,30 +1,19 @@
-"""The hook for listing corrupt records: ``agentmem.corruption.find_corrupt(store)``,
-called only when that module is installed."""
+"""Corrupt records for ``agentmem doctor``: found with :func:`agentmem.corruption.find_corrupt`,
+deleted on request with :func:`agentmem.corruption.delete_corrupt`."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
-from typing import Any
+from agentmem.corruption import delete_corrupt, find_corrupt
+from agentmem.store import MemoryStore, Ref
 
-from agentmem.store import MemoryStore
-
-__all__ = ["list_corrupt_records"]
+__all__ = ["list_corrupt_records", "remove_corrupt_records"]
 
 
-async def list_corrupt_records(store: MemoryStore) -> list[Any] | None:
-    """Corrupt records of ``store``, from ``agentmem.corruption.find_corrupt(store)``.
+async def list_corrupt_records(store: MemoryStore) -> list[Ref]:
+    """The refs of every record of ``store`` that fails to decode."""
+    return await find_corrupt(store)
 
-    The hook for the corruption scanner: None (not checked) until that module is installed.
-    ``find_corrupt`` may return a list, an awaitable of one or an async iterator.
-    """
-    if importlib.util.find_spec("agentmem.corruption") is None:
-        return None
-    module = importlib.import_module("agentmem.corruption")
-    result: Any = module.find_corrupt(store)
-    if inspect.isawaitable(result):
-        result = await result
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    return list(result)
+
+async def remove_corrupt_records(store: MemoryStore, refs: list[Ref]) -> int:
+    """Delete those of ``refs`` that are still corrupt; how many were deleted."""
+    return await delete_corrupt(store, refs)
