@@ -24,6 +24,7 @@ from agentmem.changes import ChangeStream
 from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
+from agentmem.nearest import scan_nearest
 from agentmem.store import (
     Capabilities,
     Change,
@@ -130,7 +131,7 @@ class InMemoryStore(StoreBase):
         else:
             self._state = _named_states.setdefault(name, _State(retention))
         self._codec = codec or Codec()
-        self._capabilities = Capabilities(cross_process=False, durable=False)
+        self._capabilities = Capabilities(cross_process=False, durable=False, vector_search=True)
 
     @property
     def url(self) -> str:
@@ -328,6 +329,21 @@ class InMemoryStore(StoreBase):
             scored.append((-score, rid))
         best = heapq.nsmallest(limit, scored)
         return [Hit(self._decode(Ref(kind, namespace, rid)), -neg) for neg, rid in best]
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        self._check_open()
+        return await scan_nearest(
+            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,

@@ -77,6 +77,7 @@ class TieredStore(StoreBase):
             compare_and_set=d.compare_and_set,
             cross_process=f.cross_process,
             durable=d.durable,
+            vector_search=f.vector_search,
         )
 
     async def _copy_to_fast(self, records: Sequence[Record]) -> None:
@@ -184,6 +185,21 @@ class TieredStore(StoreBase):
     ) -> list[Hit]:
         self._check_open()
         return await self._fast.search(kind, namespace, text, limit=limit, tags=tags)
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Vector search on the fast tier, like :meth:`search`."""
+        self._check_open()
+        return await self._fast.nearest(
+            vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,

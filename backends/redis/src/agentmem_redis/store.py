@@ -33,6 +33,7 @@ from agentmem import (
     StoreBase,
 )
 from agentmem import text as textmod
+from agentmem.nearest import scan_nearest
 from agentmem.store import (
     Clock,
     check_aware,
@@ -120,7 +121,7 @@ class RedisStore(StoreBase):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(cross_process=True, durable=True)
+        return Capabilities(cross_process=True, durable=True, vector_search=True)
 
     @property
     def layout(self) -> KeyLayout:
@@ -599,6 +600,21 @@ class RedisStore(StoreBase):
         return hits
 
     # -- change feed --------------------------------------------------------------------
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        self._check_open()
+        return await scan_nearest(
+            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,

@@ -1,0 +1,93 @@
+"""Exact k-nearest-neighbour search by cosine similarity, for any store that can scan.
+
+Backends implement :meth:`agentmem.store.MemoryStore.nearest` with :func:`scan_nearest`:
+it pages through the collection with the store's own ``scan`` (so it sees exactly the
+live, tag-filtered records a scan sees, on one node or across Redis Cluster buckets) and
+keeps the best ``limit`` in a heap. With numpy installed the scores of a page are
+computed in one matrix product; without it, in plain Python.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from agentmem.errors import InvalidInput
+from agentmem.store import Hit, Record, check_kind_namespace, check_limit, check_tags
+from agentmem.vectors import cosine_codes, normalize
+
+if TYPE_CHECKING:
+    from agentmem.store import MemoryStore
+
+__all__ = ["PAGE_SIZE", "check_query", "scan_nearest", "top_k"]
+
+log = logging.getLogger("agentmem.nearest")
+
+PAGE_SIZE: Final = 2000
+
+_np: Any
+try:  # numpy is optional: an embedder plugin brings it, the core does not need it
+    import numpy as _np
+except ImportError:  # pragma: no cover - exercised where numpy is absent
+    _np = None
+
+
+def check_query(vector: Sequence[float]) -> list[float]:
+    """Validate a query vector and scale it to unit length."""
+    if isinstance(vector, (str, bytes)) or not isinstance(vector, Sequence):
+        raise InvalidInput("a query vector must be a sequence of floats")
+    return normalize(vector)
+
+
+def _scores(unit: list[float], records: list[Record]) -> list[float]:
+    if _np is not None and records:
+        dims = len(unit)
+        scores = [0.0] * len(records)
+        rows = [i for i, r in enumerate(records) if r.embedding and r.embedding.dimensions == dims]
+        if rows:
+            buffer = b"".join(records[i].embedding.codes for i in rows)  # type: ignore[union-attr]
+            matrix: Any = _np.frombuffer(buffer, dtype=_np.int8).reshape(len(rows), dims)
+            matrix = matrix.astype(_np.float32)
+            norms = _np.linalg.norm(matrix, axis=1)
+            norms[norms == 0] = 1.0
+            values = (matrix @ _np.asarray(unit, dtype=_np.float32)) / norms
+            for i, value in zip(rows, values.tolist(), strict=True):
+                scores[i] = float(value)
+        return scores
+    return [cosine_codes(unit, r.embedding) if r.embedding else 0.0 for r in records]
+
+
+def top_k(unit: list[float], records: Iterable[Record], limit: int) -> list[Hit]:
+    """The ``limit`` records nearest to the unit vector ``unit``, best first."""
+    candidates = [
+        r for r in records if r.embedding is not None and r.embedding.dimensions == len(unit)
+    ]
+    scored = zip(_scores(unit, candidates), candidates, strict=True)
+    best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1].ref.id))
+    return [Hit(record, score) for score, record in best]
+
+
+async def scan_nearest(
+    store: MemoryStore,
+    vector: Sequence[float],
+    *,
+    kind: str,
+    namespace: str,
+    tags: Iterable[str] | None = None,
+    limit: int = 10,
+) -> list[Hit]:
+    """Exact nearest neighbours over ``store.scan`` pages (see the module docstring)."""
+    check_kind_namespace(kind, namespace)
+    limit = check_limit(limit)
+    wanted = check_tags(tags)
+    unit = check_query(vector)
+    best: list[Hit] = []
+    cursor: str | None = None
+    while True:
+        page = await store.scan(kind, namespace, tags=wanted, limit=PAGE_SIZE, cursor=cursor)
+        best = top_k(unit, [h.record for h in best] + page.records, limit)
+        cursor = page.cursor
+        if cursor is None:
+            return best
