@@ -40,6 +40,9 @@ from agentmem.store import (
 from agentmem.testing.clock import ManualClock
 from agentmem.testing.stateful import StateMachineSettings, run_store_state_machine
 from agentmem.testing.strategies import HOSTILE_SNIPPETS
+from agentmem.vectors import Embedding
+
+_v = Embedding.quantize
 
 __all__ = ["StoreContractTests"]
 
@@ -523,7 +526,7 @@ class StoreContractTests:
     async def test_embedding_round_trips_compactly(self, store: MemoryStore, ns: str) -> None:
         _require(store, "vector_search")
         vector = [0.1, -0.5, 0.25, 0.0]
-        stored = await store.put(Record(ref=Ref("episodic", ns, "v"), embedding=vector))
+        stored = await store.put(Record(ref=Ref("episodic", ns, "v"), embedding=_v(vector)))
         got = await store.get(stored.ref)
         assert got is not None and got.embedding == stored.embedding
         assert got.embedding is not None and got.embedding.dimensions == 4
@@ -536,14 +539,31 @@ class StoreContractTests:
         _require(store, "vector_search")
         await store.put_many(
             [
-                Record(ref=Ref("episodic", ns, "east"), embedding=[1.0, 0.0, 0.0], tags={"a"}),
-                Record(ref=Ref("episodic", ns, "northeast"), embedding=[1.0, 1.0, 0.0]),
-                Record(ref=Ref("episodic", ns, "north"), embedding=[0.0, 2.0, 0.0], tags={"a"}),
-                Record(ref=Ref("episodic", ns, "west"), embedding=[-1.0, 0.0, 0.0]),
+                Record(
+                    ref=Ref("episodic", ns, "east"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                    tags={"a"},
+                ),
+                Record(
+                    ref=Ref("episodic", ns, "northeast"),
+                    embedding=_v([1.0, 1.0, 0.0]),
+                ),
+                Record(
+                    ref=Ref("episodic", ns, "north"),
+                    embedding=_v([0.0, 2.0, 0.0]),
+                    tags={"a"},
+                ),
+                Record(ref=Ref("episodic", ns, "west"), embedding=_v([-1.0, 0.0, 0.0])),
                 Record(ref=Ref("episodic", ns, "none"), text="no vector"),
-                Record(ref=Ref("episodic", ns, "short"), embedding=[1.0, 0.0]),
-                Record(ref=Ref("semantic", ns, "other-kind"), embedding=[1.0, 0.0, 0.0]),
-                Record(ref=Ref("episodic", ns + "x", "other-ns"), embedding=[1.0, 0.0, 0.0]),
+                Record(ref=Ref("episodic", ns, "short"), embedding=_v([1.0, 0.0])),
+                Record(
+                    ref=Ref("semantic", ns, "other-kind"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                ),
+                Record(
+                    ref=Ref("episodic", ns + "x", "other-ns"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                ),
             ]
         )
         hits = await store.nearest([0.9, 0.1, 0.0], kind="episodic", namespace=ns, limit=10)
@@ -568,9 +588,13 @@ class StoreContractTests:
         _require(store, "ttl")
         soon = store_now(store) + timedelta(seconds=5)
         await store.put(
-            Record(ref=Ref("episodic", ns, "old"), embedding=[1.0, 0.0], expires_at=soon)
+            Record(
+                ref=Ref("episodic", ns, "old"),
+                embedding=_v([1.0, 0.0]),
+                expires_at=soon,
+            )
         )
-        await store.put(Record(ref=Ref("episodic", ns, "new"), embedding=[0.0, 1.0]))
+        await store.put(Record(ref=Ref("episodic", ns, "new"), embedding=_v([0.0, 1.0])))
         clock.advance(10)
         hits = await store.nearest([1.0, 0.0], kind="episodic", namespace=ns)
         assert [h.ref.id for h in hits] == ["new"]
