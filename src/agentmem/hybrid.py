@@ -4,10 +4,13 @@
 and ``store.nearest`` (vector), each ``candidates`` long, and fuses them with
 :func:`fuse`. Two fusion methods:
 
-- ``"score"`` (default): each list's scores are min-max normalized over its candidates
-  (the best gets 1, the worst 0, a record missing from a list 0), then summed with the
-  weights. Keeps how *much* better one candidate is than the next, which reciprocal ranks
-  throw away.
+- ``"score"`` (default): each list's scores are normalized over its candidates, then
+  summed with the weights (a record missing from a list gets 0 from it). BM25 scores are
+  divided by the best one: BM25 has a natural zero (no shared term), so a near-tie stays
+  a near-tie. Cosine similarities are min-max normalized (best 1, worst 0): embedding
+  models use only part of the -1..1 range (e5's scores sit around 0.7-0.9), so the raw
+  values would barely count. Keeps how *much* better one candidate is than the next,
+  which reciprocal ranks throw away.
 - ``"rrf"``: weighted reciprocal-rank fusion, ``sum(weight / (rrf_k + rank))``.
 
 Both depend only on the stores' keyword and vector results, so every backend that agrees
@@ -47,7 +50,12 @@ class HybridWeights:
             raise InvalidInput("rrf_k must be >= 0 and candidates >= 1")
 
 
-def _normalized(hits: Sequence[Hit]) -> dict[str, float]:
+def _by_best(hits: Sequence[Hit]) -> dict[str, float]:
+    top = max((h.score for h in hits), default=0.0)
+    return {h.ref.id: h.score / top if top > 0 else 1.0 for h in hits}
+
+
+def _min_max(hits: Sequence[Hit]) -> dict[str, float]:
     if not hits:
         return {}
     top = max(h.score for h in hits)
@@ -76,8 +84,11 @@ def fuse(
                 fused[hit.ref.id] += weight / (weights.rrf_k + rank)
     else:
         total = weights.keyword + weights.vector
-        for weight, hits in ((weights.keyword, keyword), (weights.vector, vector)):
-            for rid, score in _normalized(hits).items():
+        for weight, scores in (
+            (weights.keyword, _by_best(keyword)),
+            (weights.vector, _min_max(vector)),
+        ):
+            for rid, score in scores.items():
                 fused[rid] += weight / total * score
     ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     return [Hit(records[rid], score) for rid, score in ordered[:limit]]

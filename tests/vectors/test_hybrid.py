@@ -62,7 +62,7 @@ async def test_fusion_methods() -> None:
     keyword = [_hit("a", 9.0), _hit("b", 1.0), _hit("c", 0.5)]
     vector = [_hit("c", 0.9), _hit("d", 0.8), _hit("a", 0.1)]
     by_score = fuse(keyword, vector, limit=4)
-    assert [h.ref.id for h in by_score] == ["a", "c", "d", "b"]
+    assert [h.ref.id for h in by_score] == ["c", "a", "d", "b"]
     rrf = fuse(keyword, vector, limit=2, weights=HybridWeights(method="rrf"))
     assert [h.ref.id for h in rrf] == ["a", "c"]
     only_vector = fuse(keyword, vector, limit=1, weights=HybridWeights(keyword=0, vector=1))
