@@ -72,7 +72,7 @@ def fuse(
     weights: HybridWeights | None = None,
 ) -> list[Hit]:
     """Fuse two ranked hit lists of one collection; scores are the fused scores (0..1 for
-    ``"score"``), ties broken by id."""
+    ``"score"``), ties broken by id. Records whose fused score is 0 are left out."""
     weights = weights or HybridWeights()
     records: dict[str, Record] = {}
     for hit in (*keyword, *vector):
@@ -90,7 +90,12 @@ def fuse(
         ):
             for rid, score in scores.items():
                 fused[rid] += weight / total * score
-    ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    # A fused score of 0 means no shared word and the least similar vector candidate:
+    # nothing recommends the record, so it is not a hit.
+    ordered = sorted(
+        ((rid, score) for rid, score in fused.items() if score > 0),
+        key=lambda item: (-item[1], item[0]),
+    )
     return [Hit(records[rid], score) for rid, score in ordered[:limit]]
 
 
