@@ -24,7 +24,7 @@ from agentmem.changes import ChangeStream
 from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
-from agentmem.nearest import scan_nearest
+from agentmem.nearest import check_query, rank_vectors
 from agentmem.store import (
     Capabilities,
     Change,
@@ -40,6 +40,7 @@ from agentmem.store import (
     check_tags,
     check_version,
 )
+from agentmem.vectors import Embedding
 
 __all__ = ["InMemoryStore"]
 
@@ -52,11 +53,14 @@ class _Collection:
     meta: dict[str, Record] = field(default_factory=dict)
     terms: dict[str, Counter[str]] = field(default_factory=dict)
     postings: dict[str, set[str]] = field(default_factory=dict)
+    vectors: dict[str, Embedding] = field(default_factory=dict)
+    """Embeddings by id, so vector search scores without decoding records."""
     total_len: int = 0
 
     def remove(self, rid: str) -> None:
         self.blobs.pop(rid, None)
         self.meta.pop(rid, None)
+        self.vectors.pop(rid, None)
         old = self.terms.pop(rid, None)
         if old is not None:
             self.total_len -= sum(old.values())
@@ -79,6 +83,8 @@ class _Collection:
             created_at=record.created_at,
             updated_at=record.updated_at,
         )
+        if record.embedding is not None:
+            self.vectors[rid] = record.embedding
         terms = textmod.document_terms(record.text, record.tags)
         self.terms[rid] = terms
         self.total_len += sum(terms.values())
@@ -339,11 +345,24 @@ class InMemoryStore(StoreBase):
         tags: Iterable[str] | None = None,
         limit: int = 10,
     ) -> list[Hit]:
-        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        """Exact cosine k-nearest-neighbour search over the collection's vectors."""
         self._check_open()
-        return await scan_nearest(
-            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
-        )
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = check_tags(tags)
+        unit = check_query(vector)
+        coll = self._state.collections.get((kind, namespace))
+        if coll is None:
+            return []
+        now = self.now()
+        live = [
+            (rid, embedding)
+            for rid, embedding in list(coll.vectors.items())
+            if (meta := self._live(Ref(kind, namespace, rid), now)) is not None
+            and wanted <= meta.tags
+        ]
+        ranked = rank_vectors(unit, live, limit)
+        return [Hit(self._decode(Ref(kind, namespace, rid)), score) for rid, score in ranked]
 
     def watch(
         self,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agentmem.errors import InvalidInput
 from agentmem.store import Hit, Record, check_kind_namespace, check_limit, check_tags
-from agentmem.vectors import cosine_codes, normalize
+from agentmem.vectors import Embedding, cosine_codes, normalize
 
 if TYPE_CHECKING:
     from agentmem.store import MemoryStore
 
-__all__ = ["PAGE_SIZE", "check_query", "scan_nearest", "top_k"]
+__all__ = ["PAGE_SIZE", "check_query", "rank_vectors", "scan_nearest", "top_k"]
 
 log = logging.getLogger("agentmem.nearest")
 
@@ -41,32 +41,37 @@ def check_query(vector: Sequence[float]) -> list[float]:
     return normalize(vector)
 
 
-def _scores(unit: list[float], records: list[Record]) -> list[float]:
-    if _np is not None and records:
-        dims = len(unit)
-        scores = [0.0] * len(records)
-        rows = [i for i, r in enumerate(records) if r.embedding and r.embedding.dimensions == dims]
-        if rows:
-            buffer = b"".join(records[i].embedding.codes for i in rows)  # type: ignore[union-attr]
-            matrix: Any = _np.frombuffer(buffer, dtype=_np.int8).reshape(len(rows), dims)
-            matrix = matrix.astype(_np.float32)
-            norms = _np.linalg.norm(matrix, axis=1)
-            norms[norms == 0] = 1.0
-            values = (matrix @ _np.asarray(unit, dtype=_np.float32)) / norms
-            for i, value in zip(rows, values.tolist(), strict=True):
-                scores[i] = float(value)
-        return scores
-    return [cosine_codes(unit, r.embedding) if r.embedding else 0.0 for r in records]
+def _scores(unit: list[float], embeddings: Sequence[Embedding]) -> list[float]:
+    """Cosine of ``unit`` with each embedding (all of ``len(unit)`` dimensions)."""
+    if _np is not None and embeddings:
+        matrix: Any = _np.frombuffer(b"".join(e.codes for e in embeddings), dtype=_np.int8)
+        matrix = matrix.reshape(len(embeddings), len(unit)).astype(_np.float32)
+        norms = _np.linalg.norm(matrix, axis=1)
+        norms[norms == 0] = 1.0
+        values = (matrix @ _np.asarray(unit, dtype=_np.float32)) / norms
+        return [float(v) for v in values.tolist()]
+    return [cosine_codes(unit, e) for e in embeddings]
+
+
+def rank_vectors(
+    unit: list[float], items: Iterable[tuple[str, Embedding | None]], limit: int
+) -> list[tuple[str, float]]:
+    """The ``limit`` (id, cosine) pairs nearest to the unit vector, best first (ties: the
+    smaller id). Items without an embedding of ``len(unit)`` dimensions are skipped.
+    Backends that keep vectors beside their records call this and decode only the winners.
+    """
+    kept = [(rid, e) for rid, e in items if e is not None and e.dimensions == len(unit)]
+    scores = _scores(unit, [e for _, e in kept])
+    pairs = zip(scores, (rid for rid, _ in kept), strict=True)
+    best = heapq.nsmallest(limit, pairs, key=lambda item: (-item[0], item[1]))
+    return [(rid, score) for score, rid in best]
 
 
 def top_k(unit: list[float], records: Iterable[Record], limit: int) -> list[Hit]:
     """The ``limit`` records nearest to the unit vector ``unit``, best first."""
-    candidates = [
-        r for r in records if r.embedding is not None and r.embedding.dimensions == len(unit)
-    ]
-    scored = zip(_scores(unit, candidates), candidates, strict=True)
-    best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1].ref.id))
-    return [Hit(record, score) for score, record in best]
+    by_id = {r.ref.id: r for r in records}
+    ranked = rank_vectors(unit, ((rid, r.embedding) for rid, r in by_id.items()), limit)
+    return [Hit(by_id[rid], score) for rid, score in ranked]
 
 
 async def scan_nearest(
