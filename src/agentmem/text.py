@@ -3,11 +3,18 @@
 Tokens: the text is NFKC-normalized and case-folded, then split into runs of word
 characters (Python's unicode-aware ``\\w``: letters, digits and ``_`` in any script,
 plus combining marks, which ``\\w`` alone would split words at). Tokens longer than
-:data:`MAX_TOKEN_LENGTH` are cut to that length. There are no stop words and no
-stemming, so every backend can reproduce the same terms exactly.
+:data:`MAX_TOKEN_LENGTH` are cut to that length.
 
-Matching: a record matches a query when its indexed terms (the tokens of its ``text``
-and of each tag) share at least one term with the query's tokens.
+Terms: a record is indexed under its tokens and, for each English word (ASCII letters,
+four or more), its Snowball (Porter 2) stem too, so "deploying" matches "deployed"
+through "deploy" while an exact form still scores higher (it matches twice). A query's
+terms are its distinct tokens without :data:`STOP_WORDS` (unless it has nothing else),
+each followed by its stem. Every backend indexes and queries through these functions, so
+they all reproduce the same terms; records indexed before stems existed still match
+through their tokens.
+
+Matching: a record matches a query when its indexed terms (from its ``text`` and each
+tag) share at least one term with the query's terms.
 
 Scoring: Okapi BM25 with ``k1 = 1.2`` and ``b = 0.75``, summed over the distinct query
 terms; ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))`` (always positive), where ``N`` is the
@@ -30,15 +37,19 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+import snowballstemmer  # type: ignore[import-untyped]
+
 __all__ = [
     "K1",
     "MAX_QUERY_TERMS",
     "MAX_TOKEN_LENGTH",
+    "STOP_WORDS",
     "B",
     "bm25",
     "document_terms",
     "idf",
     "query_terms",
+    "stem",
     "tokenize",
 ]
 
@@ -46,6 +57,100 @@ K1: Final = 1.2
 B: Final = 0.75
 MAX_TOKEN_LENGTH: Final = 64
 MAX_QUERY_TERMS: Final = 32
+STOP_WORDS: Final = frozenset(
+    {
+        "a",
+        "about",
+        "after",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "ours",
+        "she",
+        "should",
+        "so",
+        "some",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+    }
+)
+"""Words left out of a query (when it has any other word): they match nearly every
+record and only add noise to the ranking. Records are still indexed under them."""
+_STEMMABLE = re.compile(r"[a-z]{4,}")
+_stemmer = snowballstemmer.stemmer("english")
 
 
 @functools.cache
@@ -71,17 +176,41 @@ def tokenize(text: str) -> list[str]:
     return [token[:MAX_TOKEN_LENGTH] for token in _word_pattern().findall(folded)]
 
 
+@functools.lru_cache(maxsize=65536)
+def stem(token: str) -> str | None:
+    """The English stem of a token, or None when it has none other than itself."""
+    if not _STEMMABLE.fullmatch(token):
+        return None
+    stemmed: str = _stemmer.stemWord(token)
+    return stemmed if stemmed and stemmed != token else None
+
+
+def _with_stems(tokens: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for token in tokens:
+        out.append(token)
+        stemmed = stem(token)
+        if stemmed is not None:
+            out.append(stemmed)
+    return out
+
+
 def document_terms(text: str, tags: Iterable[str] = ()) -> Counter[str]:
-    """Term frequencies of what a record is indexed under: its text and its tags."""
-    terms = Counter(tokenize(text))
+    """Term frequencies of what a record is indexed under: the tokens of its text and
+    tags, and their stems."""
+    terms = Counter(_with_stems(tokenize(text)))
     for tag in tags:
-        terms.update(tokenize(tag))
+        terms.update(_with_stems(tokenize(tag)))
     return terms
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct tokens of a query, in first-seen order, at most :data:`MAX_QUERY_TERMS`."""
-    return list(dict.fromkeys(tokenize(text)))[:MAX_QUERY_TERMS]
+    """The distinct terms of a query in first-seen order: its tokens less stop words (all
+    of them when nothing else is left), each followed by its stem; at most
+    :data:`MAX_QUERY_TERMS`."""
+    tokens = list(dict.fromkeys(tokenize(text)))
+    content = [t for t in tokens if t not in STOP_WORDS] or tokens
+    return list(dict.fromkeys(_with_stems(content)))[:MAX_QUERY_TERMS]
 
 
 def idf(n_docs: int, doc_freq: int) -> float:

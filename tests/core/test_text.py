@@ -15,10 +15,12 @@ from agentmem.testing.strategies import hostile_texts
 from agentmem.text import (
     MAX_QUERY_TERMS,
     MAX_TOKEN_LENGTH,
+    STOP_WORDS,
     bm25,
     document_terms,
     idf,
     query_terms,
+    stem,
     tokenize,
 )
 
@@ -87,7 +89,7 @@ def test_long_tokens_are_cut_to_max_token_length() -> None:
 
 
 def test_query_terms_dedupe_in_first_seen_order() -> None:
-    assert query_terms("b a B c a A b") == ["b", "a", "c"]
+    assert query_terms("b x B c x X b") == ["b", "x", "c"]
     assert query_terms("") == []
     assert query_terms("*** ((") == []
 
@@ -102,8 +104,18 @@ def test_query_terms_are_capped() -> None:
 def test_document_terms_count_text_and_tags() -> None:
     terms = document_terms("retry the call, retry later", ["Network", "retry-policy"])
     assert terms == Counter(
-        {"retry": 3, "the": 1, "call": 1, "later": 1, "network": 1, "policy": 1}
+        {"retry": 3, "retri": 3, "the": 1, "call": 1, "later": 1, "network": 1, "policy": 1}
+        | {"polici": 1}
     )
+
+
+def test_stems_join_forms_of_a_word_and_stop_words_leave_queries() -> None:
+    assert "deploy" in document_terms("Deploying the web app")
+    assert query_terms("When did they deploy it?") == ["deploy"]
+    assert query_terms("the deployed app") == ["deployed", "deploy", "app"]
+    # A query of nothing but stop words keeps them, so it still finds something.
+    assert query_terms("to be or to have") == ["to", "be", "or", "have"]
+    assert stem("running") == "run" and stem("run") is None and stem("日本語") is None
 
 
 def is_word_char(ch: str) -> bool:
@@ -127,16 +139,21 @@ def test_tokenize_never_raises_and_yields_word_runs(text: str) -> None:
 @given(text=st.text() | hostile_texts)
 def test_query_terms_are_distinct_tokens_in_order(text: str) -> None:
     terms = query_terms(text)
-    tokens = tokenize(text)
+    tokens = list(dict.fromkeys(tokenize(text)))
     assert len(terms) == len(set(terms)) <= MAX_QUERY_TERMS
-    assert terms == list(dict.fromkeys(tokens))[:MAX_QUERY_TERMS]
+    content = [t for t in tokens if t not in STOP_WORDS] or tokens
+    expected: list[str] = []
+    for token in content:
+        expected += [token] if stem(token) is None else [token, str(stem(token))]
+    assert terms == list(dict.fromkeys(expected))[:MAX_QUERY_TERMS]
 
 
 @given(text=st.text(), tags=st.lists(st.text(max_size=20), max_size=5))
 def test_document_terms_are_the_tokens_of_text_and_tags(text: str, tags: list[str]) -> None:
-    expected = Counter(tokenize(text))
-    for tag in tags:
-        expected.update(tokenize(tag))
+    expected: Counter[str] = Counter()
+    for source in (text, *tags):
+        for token in tokenize(source):
+            expected.update([token] if stem(token) is None else [token, str(stem(token))])
     assert document_terms(text, tags) == expected
 
 

@@ -29,6 +29,7 @@ from agentmem.memory.config import (
     working_namespace,
 )
 from agentmem.memory.context import format_enriched_context, format_working_context
+from agentmem.memory.embedded import with_embeddings
 from agentmem.memory.embedding import resolve_embedder
 from agentmem.memory.episodic import EpisodicMemory
 from agentmem.memory.events import EventCallback, EventHub, EventIterator
@@ -131,9 +132,16 @@ class AgentMemory:
         )
         self._store = store
         self._owns_store = owns_store
-        self._space = MemorySpace(store, agent_id, namespace, resolved_ttls, clock or utcnow)
+        chosen_embedder = resolve_embedder(embedder)
+        self._space = MemorySpace(
+            with_embeddings(store, chosen_embedder),
+            agent_id,
+            namespace,
+            resolved_ttls,
+            clock or utcnow,
+        )
         self._retriever = Retriever(
-            store, self._space.clock, weights=ranking, embedder=resolve_embedder(embedder)
+            store, self._space.clock, weights=ranking, embedder=chosen_embedder
         )
         first_session = check_session_id(session_id) if session_id else make_session_id(self._space)
         self.working = WorkingMemory(

@@ -16,21 +16,27 @@ entry-point group, like any agentmem plugin)::
 Which embedder an adapter uses (:func:`resolve_embedder`): ``embedder=`` given to the
 adapter (a name or an async callable; ``False`` turns embedding off), else the name in
 ``AGENTMEM_EMBEDDER``, else the only registered one. With several registered and none
-chosen, none is used (a warning names them). Embeddings re-rank the keyword candidates;
-they do not find records that share no word with the query.
+chosen, none is used (a warning names them).
+
+With an embedder, records are written with their text's embedding and searches are
+hybrid (:mod:`agentmem.hybrid`): keyword and vector results fused, so a memory that
+shares no word with the query is found too. An embedder may embed queries differently
+from stored texts (e5's "query: " and "passage: "): give the callable an async ``query``
+attribute taking texts; without one, queries are embedded like stored texts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
 from agentmem.plugins import get_plugin_manager
 
-__all__ = ["EmbedderInfo", "embedders", "resolve_embedder"]
+__all__ = ["EmbedderInfo", "embed_queries", "embedders", "resolve_embedder"]
 
 log = logging.getLogger("agentmem.memory")
 
@@ -88,3 +94,12 @@ def resolve_embedder(choice: str | Embedder | bool | None) -> Embedder | None:
             ", ".join(sorted(available)),
         )
     return None
+
+
+async def embed_queries(embedder: Embedder, texts: Sequence[str]) -> list[list[float]]:
+    """Embed search queries: with the embedder's ``query`` method when it has one."""
+    query = getattr(embedder, "query", None)
+    vectors = await (query(texts) if callable(query) else embedder(texts))
+    if len(vectors) != len(texts):
+        raise ValueError(f"embedder returned {len(vectors)} vectors for {len(texts)} texts")
+    return [[float(x) for x in vector] for vector in vectors]

@@ -11,8 +11,14 @@ The store's keyword search (BM25, :mod:`agentmem.text`) picks the candidates: up
 - ``importance``: the record's ``importance`` (0..1, default 0.5).
 - ``recency``: ``0.5 ** (age / half_life)`` with age since the record was last written
   and a half-life of 7 days (1.0 just written, 0.5 a week ago).
-- ``similarity``: only when an embedder is in use (:mod:`agentmem.memory.embedding`): the
-  cosine similarity (clamped at 0) between the query's and the record's embeddings.
+- ``similarity``: only when an embedder is in use (:mod:`agentmem.memory.embedding`) on
+  a store without vector search: the cosine similarity (clamped at 0) between the
+  query's and the record's embeddings.
+
+With an embedder on a store with vector search (``capabilities.vector_search``), the
+candidates come from hybrid search instead (:func:`agentmem.hybrid.hybrid_search`:
+keyword and nearest-vector hits fused), and ``keyword`` above is the fused score divided
+by the best one: records that share no word with the query are found by meaning.
 
 Ties are broken by record id, so the order is deterministic. Weights and half-life are
 adjustable with :class:`RankingWeights`.
@@ -27,6 +33,8 @@ from datetime import datetime, timedelta
 
 from agentmem.errors import ConfigurationError
 from agentmem.hookspecs import Embedder
+from agentmem.hybrid import HybridWeights, hybrid_search
+from agentmem.memory.embedding import embed_queries
 from agentmem.store import Clock, Hit, MemoryStore, Record
 
 __all__ = ["RankingWeights", "Retriever", "candidate_limit", "cosine", "rank_hits"]
@@ -106,8 +114,10 @@ class Retriever:
         *,
         weights: RankingWeights | None = None,
         embedder: Embedder | None = None,
+        hybrid: HybridWeights | None = None,
     ) -> None:
         self._store = store
+        self.hybrid = hybrid or HybridWeights()
         self._clock = clock
         self.weights = weights or RankingWeights()
         self.embedder = embedder
@@ -122,12 +132,41 @@ class Retriever:
         tags: Iterable[str] | None = None,
     ) -> list[tuple[Record, float]]:
         """The ``limit`` best records of ``kind`` for ``query``, with their scores."""
+        if self.embedder is not None and self._store.capabilities.vector_search:
+            (vector,) = await embed_queries(self.embedder, [query])
+            hits = await hybrid_search(
+                self._store,
+                kind,
+                namespace,
+                query,
+                vector,
+                limit=candidate_limit(limit),
+                tags=tags,
+                weights=self.hybrid,
+            )
+            ranked = rank_hits(hits, now=self._clock(), weights=self.weights)
+            return ranked[:limit]
         hits = await self._store.search(
             kind, namespace, query, limit=candidate_limit(limit), tags=tags
         )
+        if self.embedder is not None and self._store.capabilities.vector_search:
+            (vector,) = await embed_queries(self.embedder, [query])
+            hits = await hybrid_search(
+                self._store,
+                kind,
+                namespace,
+                query,
+                vector,
+                limit=candidate_limit(limit),
+                tags=tags,
+                weights=self.hybrid,
+            )
+            ranked = rank_hits(hits, now=self._clock(), weights=self.weights)
+            return ranked[:limit]
         similarities: list[float] | None = None
         if self.embedder is not None and hits:
-            vectors = await self.embedder([query, *(hit.record.text for hit in hits)])
+            (query_vector,) = await embed_queries(self.embedder, [query])
+            vectors = [query_vector, *await self.embedder([hit.record.text for hit in hits])]
             if len(vectors) != len(hits) + 1:
                 raise ConfigurationError(
                     f"embedder returned {len(vectors)} vectors for {len(hits) + 1} texts: "

@@ -55,7 +55,7 @@ class DeferredStore(StoreBase):
         # Before the first open, claim what a shared server store claims.
         if self._inner is not None:
             return self._inner.capabilities
-        return Capabilities(cross_process=True, increment=True)
+        return Capabilities(cross_process=True, increment=True, vector_search=True)
 
     async def store(self) -> MemoryStore:
         """The opened store; BackendUnavailable while it cannot be opened."""
@@ -115,6 +115,19 @@ class DeferredStore(StoreBase):
         tags: Iterable[str] | None = None,
     ) -> list[Hit]:
         return await (await self.store()).search(kind, namespace, text, limit=limit, tags=tags)
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Vector search on the store once it is open."""
+        inner = await self.store()
+        return await inner.nearest(vector, kind=kind, namespace=namespace, tags=tags, limit=limit)
 
     def watch(
         self,

@@ -252,6 +252,7 @@ class FailoverStore(StoreBase):
             cross_process=p.cross_process,
             durable=p.durable or f.durable,
             increment=p.increment and f.increment,
+            vector_search=p.vector_search and f.vector_search,
         )
 
     async def wait_until_healthy(self, within: float | None = None) -> bool:
@@ -862,6 +863,20 @@ class FailoverStore(StoreBase):
         tags: Iterable[str] | None = None,
     ) -> list[Hit]:
         return await self._read(lambda s: s.search(kind, namespace, text, limit=limit, tags=tags))
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Vector search on the primary, on the fallback during an outage."""
+        return await self._read(
+            lambda s: s.nearest(vector, kind=kind, namespace=namespace, tags=tags, limit=limit)
+        )
 
     def watch(
         self,

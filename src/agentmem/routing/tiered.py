@@ -79,6 +79,7 @@ class TieredStore(StoreBase):
             cross_process=f.cross_process,
             durable=d.durable,
             increment=d.increment and f.increment,
+            vector_search=f.vector_search,
         )
 
     async def _copy_to_fast(self, records: Sequence[Record]) -> None:
@@ -204,6 +205,21 @@ class TieredStore(StoreBase):
     ) -> list[Hit]:
         self._check_open()
         return await self._fast.search(kind, namespace, text, limit=limit, tags=tags)
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Vector search on the fast tier, like :meth:`search`."""
+        self._check_open()
+        return await self._fast.nearest(
+            vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,

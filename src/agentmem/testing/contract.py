@@ -40,6 +40,9 @@ from agentmem.store import (
 from agentmem.testing.clock import ManualClock
 from agentmem.testing.stateful import StateMachineSettings, run_store_state_machine
 from agentmem.testing.strategies import HOSTILE_SNIPPETS
+from agentmem.vectors import Embedding
+
+_v = Embedding.quantize
 
 __all__ = ["StoreContractTests"]
 
@@ -550,6 +553,85 @@ class StoreContractTests:
             assert [h.ref.id for h in await store.search("episodic", ns, query)] == ["u"]
 
     # -- TTL ----------------------------------------------------------------------------
+
+    # -- vectors ------------------------------------------------------------------------
+
+    @aio
+    async def test_embedding_round_trips_compactly(self, store: MemoryStore, ns: str) -> None:
+        _require(store, "vector_search")
+        vector = [0.1, -0.5, 0.25, 0.0]
+        stored = await store.put(Record(ref=Ref("episodic", ns, "v"), embedding=_v(vector)))
+        got = await store.get(stored.ref)
+        assert got is not None and got.embedding == stored.embedding
+        assert got.embedding is not None and got.embedding.dimensions == 4
+        assert all(abs(a - b) < 0.003 for a, b in zip(got.embedding.floats(), vector, strict=True))
+        plain = await store.put(Record(ref=Ref("episodic", ns, "plain"), text="no vector"))
+        assert plain.embedding is None
+
+    @aio
+    async def test_nearest_ranks_by_cosine_and_filters(self, store: MemoryStore, ns: str) -> None:
+        _require(store, "vector_search")
+        await store.put_many(
+            [
+                Record(
+                    ref=Ref("episodic", ns, "east"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                    tags={"a"},
+                ),
+                Record(
+                    ref=Ref("episodic", ns, "northeast"),
+                    embedding=_v([1.0, 1.0, 0.0]),
+                ),
+                Record(
+                    ref=Ref("episodic", ns, "north"),
+                    embedding=_v([0.0, 2.0, 0.0]),
+                    tags={"a"},
+                ),
+                Record(ref=Ref("episodic", ns, "west"), embedding=_v([-1.0, 0.0, 0.0])),
+                Record(ref=Ref("episodic", ns, "none"), text="no vector"),
+                Record(ref=Ref("episodic", ns, "short"), embedding=_v([1.0, 0.0])),
+                Record(
+                    ref=Ref("semantic", ns, "other-kind"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                ),
+                Record(
+                    ref=Ref("episodic", ns + "x", "other-ns"),
+                    embedding=_v([1.0, 0.0, 0.0]),
+                ),
+            ]
+        )
+        hits = await store.nearest([0.9, 0.1, 0.0], kind="episodic", namespace=ns, limit=10)
+        assert [h.ref.id for h in hits] == ["east", "northeast", "north", "west"]
+        assert hits[0].score > 0.99 and abs(hits[-1].score + 0.99) < 0.02
+        top = await store.nearest([0.0, 1.0, 0.0], kind="episodic", namespace=ns, limit=2)
+        assert [h.ref.id for h in top] == ["north", "northeast"]
+        tagged = await store.nearest([1.0, 0.0, 0.0], kind="episodic", namespace=ns, tags={"a"})
+        assert [h.ref.id for h in tagged] == ["east", "north"]
+        await store.delete(Ref("episodic", ns, "east"))
+        after = await store.nearest([1.0, 0.0, 0.0], kind="episodic", namespace=ns, limit=1)
+        assert [h.ref.id for h in after] == ["northeast"]
+        assert await store.nearest([1.0, 0.0, 0.0], kind="episodic", namespace=ns + "y") == []
+        with pytest.raises(InvalidInput):
+            await store.nearest([1.0, 0.0, 0.0], kind="episodic", namespace=ns, limit=0)
+
+    @aio
+    async def test_nearest_skips_expired_records(
+        self, store: MemoryStore, ns: str, clock: ManualClock
+    ) -> None:
+        _require(store, "vector_search")
+        _require(store, "ttl")
+        soon = store_now(store) + timedelta(seconds=5)
+        await store.put(
+            Record(
+                ref=Ref("episodic", ns, "old"),
+                embedding=_v([1.0, 0.0]),
+                expires_at=soon,
+            )
+        )
+        await store.put(Record(ref=Ref("episodic", ns, "new"), embedding=_v([0.0, 1.0])))
+        clock.advance(10)
+        hits = await store.nearest([1.0, 0.0], kind="episodic", namespace=ns)
+        assert [h.ref.id for h in hits] == ["new"]
 
     @aio
     async def test_expired_record_is_absent_everywhere(

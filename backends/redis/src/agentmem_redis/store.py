@@ -37,6 +37,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
+from agentmem.nearest import scan_nearest
 from agentmem.store import (
     Clock,
     check_aware,
@@ -127,7 +128,7 @@ class RedisStore(StoreBase):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(cross_process=True, durable=True, increment=True)
+        return Capabilities(cross_process=True, durable=True, increment=True, vector_search=True)
 
     def refs_per_bucket(self, kind: str, namespace: str, stem: str) -> list[Ref]:
         """One ref per bucket (``<stem>-<n>``, the smallest n landing in it), so a caller
@@ -711,6 +712,21 @@ class RedisStore(StoreBase):
         return hits
 
     # -- change feed --------------------------------------------------------------------
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        self._check_open()
+        return await scan_nearest(
+            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,

@@ -40,6 +40,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
+from agentmem.nearest import scan_nearest
 from agentmem.store import (
     Clock,
     check_aware,
@@ -180,7 +181,9 @@ class SQLiteStore(StoreBase):
         self._scopes: dict[tuple[str, str], int] = {}
         self._writes_since_prune = 0
         self._ops_since_prune = 0
-        self._capabilities = Capabilities(cross_process=True, durable=True, increment=True)
+        self._capabilities = Capabilities(
+            cross_process=True, durable=True, increment=True, vector_search=True
+        )
         self._cleanup: asyncio.Future[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         if options.sweep_interval > 0:
@@ -828,6 +831,21 @@ class SQLiteStore(StoreBase):
         return hits
 
     # -- change feed --------------------------------------------------------------------
+
+    async def nearest(
+        self,
+        vector: Sequence[float],
+        *,
+        kind: str,
+        namespace: str,
+        tags: Iterable[str] | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        self._check_open()
+        return await scan_nearest(
+            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        )
 
     def watch(
         self,
