@@ -7,13 +7,8 @@ with a compare-and-set on the version it read (a record changed meanwhile is lef
 its writer, not overwritten). Because it skips records that already have a vector, an
 interrupted run resumes where it stopped when started again.
 
-CLI wiring (for ``agentmem/cli.py``)::
-
-    agentmem reindex URL --kind episodic --namespace shared [--embedder NAME]
-
-opens the store, resolves the embedder (:func:`agentmem.memory.embedding.resolve_embedder`)
-and calls :func:`reindex` with a ``progress`` callback that draws the bar
-(:func:`progress_bar` writes one to a stream).
+``agentmem reindex --kind episodic [--namespace N] [--embedder NAME]`` runs it with a
+progress bar (rate and time left) on a terminal.
 """
 
 from __future__ import annotations
@@ -21,14 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TextIO
 
 from agentmem.errors import ConfigurationError, ConflictError
 from agentmem.hookspecs import Embedder
+from agentmem.memory.embedding import check_vector_count
 from agentmem.store import MemoryStore, Record, check_kind_namespace
 from agentmem.vectors import Embedding
 
-__all__ = ["ReindexReport", "progress_bar", "reindex"]
+__all__ = ["ReindexReport", "reindex"]
 
 log = logging.getLogger("agentmem.reindex")
 
@@ -90,8 +85,7 @@ async def _embed_batch(
     store: MemoryStore, embedder: Embedder, records: Sequence[Record]
 ) -> tuple[int, int]:
     vectors = await embedder([r.text for r in records])
-    if len(vectors) != len(records):
-        raise ValueError(f"embedder returned {len(vectors)} vectors for {len(records)} texts")
+    check_vector_count(vectors, len(records))
     done = lost = 0
     for record, vector in zip(records, vectors, strict=True):
         updated = replace(record, embedding=Embedding.quantize(vector))
@@ -102,16 +96,3 @@ async def _embed_batch(
             # Rewritten (or deleted) meanwhile: its new writer embeds it, or a rerun does.
             lost += 1
     return done, lost
-
-
-def progress_bar(stream: TextIO, width: int = 40) -> Progress:
-    """A ``progress`` callback drawing ``[#####.....] done/total`` on one line of ``stream``."""
-
-    def draw(done: int, total: int) -> None:
-        filled = width * done // total if total else width
-        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return draw

@@ -33,9 +33,10 @@ async def test_a_closed_adapter_raises_store_closed(backend: Backend) -> None:
 
 async def test_an_embedder_returning_the_wrong_number_of_vectors_is_a_configuration_error() -> None:
     async def short(texts: Sequence[str]) -> list[list[float]]:
-        return [[1.0, 0.0]]  # one vector, whatever it was given
+        return [[1.0, 0.0]] * (len(texts) - 1)  # one vector short, whatever it was given
 
     async with await create_memory_adapter("memory", agent_id="a1", embedder=short) as memory:
-        await memory.save_episode("deploy the app", "done", True, 1.0)
         with pytest.raises(ConfigurationError, match="one vector per text"):
-            await memory.search_episodes("deploy")
+            await memory.save_episode("deploy the app", "done", True, 1.0)  # embeds on write
+        with pytest.raises(ConfigurationError, match="one vector per text"):
+            await memory.search_episodes("deploy")  # embeds the query

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from agentmem.hookspecs import Embedder
+from agentmem.memory.embedding import check_vector_count
 from agentmem.store import Capabilities, Hit, MemoryStore, Page, Record, Ref
 from agentmem.vectors import Embedding
 
@@ -56,8 +57,7 @@ class EmbeddingStore:
         if not todo:
             return out
         vectors = await self._embedder([records[i].text for i in todo])
-        if len(vectors) != len(todo):
-            raise ValueError(f"embedder returned {len(vectors)} vectors for {len(todo)} texts")
+        check_vector_count(vectors, len(todo))
         for i, vector in zip(todo, vectors, strict=True):
             out[i] = replace(records[i], embedding=Embedding.quantize(vector))
         return out

@@ -100,6 +100,14 @@ async def embed_queries(embedder: Embedder, texts: Sequence[str]) -> list[list[f
     """Embed search queries: with the embedder's ``query`` method when it has one."""
     query = getattr(embedder, "query", None)
     vectors = await (query(texts) if callable(query) else embedder(texts))
-    if len(vectors) != len(texts):
-        raise ValueError(f"embedder returned {len(vectors)} vectors for {len(texts)} texts")
+    check_vector_count(vectors, len(texts))
     return [[float(x) for x in vector] for vector in vectors]
+
+
+def check_vector_count(vectors: Sequence[object], texts: int) -> None:
+    """An embedder that breaks its contract is misconfigured, not a transient failure."""
+    if len(vectors) != texts:
+        raise ConfigurationError(
+            f"embedder returned {len(vectors)} vectors for {texts} texts: it must return "
+            "one vector per text; fix or replace the embedder plugin"
+        )

@@ -12,6 +12,7 @@ from agentmem.cli.commands import (
     export,
     import_,
     migrate,
+    reindex,
     search,
     stats,
     watch,
@@ -27,6 +28,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     export,
     import_,
     migrate,
+    reindex,
     watch,
     doctor,
 )
