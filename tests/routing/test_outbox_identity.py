@@ -52,6 +52,10 @@ async def test_redaction_covers_every_url_form() -> None:
     a = store_identity("redis://h:1/0?prefix=p&socket_timeout=1")
     assert a == store_identity(f"redis://:{PASSWORD}@H:1/0/?prefix=p&max_connections=5")
     assert a != store_identity("redis://h:1/0?prefix=q")
+    # Default port and database spelled out or left implicit: one store, one journal.
+    same = {store_identity(u) for u in ("redis://h", "redis://h:6379", "redis://H:6379/0/")}
+    assert same == {"redis://h:6379/0"}
+    assert store_identity("redis://h/1") != store_identity("redis://h/0")
 
 
 def _spawn(url: str, namespace: str, *, wait_for_go: bool) -> subprocess.Popen[bytes]:

@@ -38,6 +38,7 @@ _TUNING: Final = frozenset(
     {"max_connections", "client_name", "warn_persistence", "username", "user", "retention"}
 )
 _META_IDS: Final = ("primary_epoch", "collections")
+_REDIS_SCHEMES: Final = frozenset({"redis", "rediss", "redis+cluster", "rediss+cluster"})
 
 
 def _identity_param(name: str) -> bool:
@@ -54,8 +55,13 @@ def _identity_param(name: str) -> bool:
 def store_identity(url: str) -> str:
     """The secret-free identity of a store URL (same for every spelling of its options).
 
+    Redis defaults are spelled out, so ``redis://host``, ``redis://host:6379`` and
+    ``redis://host:6379/0`` are one store.
+
     >>> store_identity("REDIS://:pw@Host:6379/0?socket_timeout=1&prefix=app&password=x")
     'redis://host:6379/0?prefix=app'
+    >>> store_identity("redis://host") == store_identity("redis://host:6379/0/")
+    True
     """
     try:
         parts = urlsplit(url)
@@ -67,7 +73,19 @@ def store_identity(url: str) -> str:
         sorted((k, store_identity(v) if "://" in v else v) for k, v in pairs if _identity_param(k))
     )
     path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), hosts, path, query, ""))
+    scheme = parts.scheme.lower()
+    if scheme in _REDIS_SCHEMES:
+        hosts = ",".join(_with_port(host) for host in hosts.split(","))
+        if scheme in ("redis", "rediss") and not path:
+            path = "/0"  # the database a URL without one selects
+    return urlunsplit((scheme, hosts, path, query, ""))
+
+
+def _with_port(host: str) -> str:
+    # "[::1]" or "h" gain the default port; "[::1]:6380" and "h:6380" keep theirs.
+    if host.endswith("]") or ":" not in host:
+        return f"{host}:6379" if host else host
+    return host
 
 
 def journal_name(url: str) -> str:
