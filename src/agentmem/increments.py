@@ -118,6 +118,7 @@ class Increment:
             body=body,
             text=current.text if current is not None else "",
             tags=current.tags if current is not None else frozenset(),
+            embedding=current.embedding if current is not None else None,
             expires_at=expires_at,
         )
 

@@ -813,6 +813,24 @@ class StoreContractTests:
         assert (await store.increment(other, add={"n": 5}, op_id="op-1")).body == {"n": 5}
 
     @aio
+    async def test_increment_keeps_text_tags_and_embedding(
+        self, store: MemoryStore, ns: str
+    ) -> None:
+        _require(store, "increment")
+        _require(store, "vector_search")
+        ref = Ref("skill", ns, "embedded")
+        await store.put(
+            Record(ref=ref, body={"n": 1}, text="deploy", tags={"t"}, embedding=_v([0.0, 1.0]))
+        )
+        after = await store.increment(ref, add={"n": 1})
+        assert after.body == {"n": 2}
+        assert (after.text, after.tags) == ("deploy", frozenset({"t"}))
+        stored = await store.get(ref)
+        assert stored is not None and stored.embedding is not None
+        hits = await store.nearest([0.0, 1.0], kind="skill", namespace=ns, limit=1)
+        assert [h.ref for h in hits] == [ref]
+
+    @aio
     async def test_increment_sets_ttl_and_restarts_an_expired_record(
         self, store: MemoryStore, ns: str, clock: ManualClock
     ) -> None:
