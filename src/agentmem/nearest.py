@@ -59,24 +59,29 @@ def _scores(unit: list[float], embeddings: Sequence[Embedding]) -> list[float]:
 
 
 def rank_codes(
-    unit: list[float], ids: Sequence[str], codes: Sequence[bytes], limit: int
+    unit: list[float], ids: Sequence[str], codes: bytes | Sequence[bytes], limit: int
 ) -> list[tuple[str, float]]:
     """The ``limit`` (id, cosine) pairs nearest to the unit vector, best first (ties: the
     smaller id), from raw int8 codes of exactly ``len(unit)`` bytes each (the caller
     filters other lengths out). No :class:`Embedding` is built per candidate, so backends
     that keep codes beside their records (sqlite://, redis://) score a whole collection
-    in one matrix product with numpy.
+    in one matrix product with numpy. ``codes`` is one code string per id, or all of
+    them concatenated.
     """
     if not ids:
         return []
+    joined = codes if isinstance(codes, bytes) else b"".join(codes)
+    dim = len(unit)
+    if len(joined) != dim * len(ids):
+        raise ValueError(f"{len(ids)} ids need {dim * len(ids)} code bytes, got {len(joined)}")
     if _np is None:
         scored = [
-            (cosine_codes(unit, Embedding(code, 1.0)), rid)
-            for rid, code in zip(ids, codes, strict=True)
+            (cosine_codes(unit, Embedding(joined[i * dim : (i + 1) * dim], 1.0)), rid)
+            for i, rid in enumerate(ids)
         ]
         best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1]))
         return [(rid, score) for score, rid in best]
-    matrix: Any = _np.frombuffer(b"".join(codes), dtype=_np.int8).reshape(len(ids), len(unit))
+    matrix: Any = _np.frombuffer(joined, dtype=_np.int8).reshape(len(ids), dim)
     values = _scores_matrix(unit, matrix)
     if len(ids) > limit:
         # Everything scoring at least the limit-th best, so ties at the edge are kept

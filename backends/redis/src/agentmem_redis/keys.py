@@ -82,6 +82,10 @@ class KeyLayout:
         """The sorted set (all scores 0) of a collection's ids in a bucket, for lex order."""
         return f"{self.base(bucket)}:ids:{self.collection(kind, namespace)}"
 
+    def vectors_key(self, bucket: int, kind: str, namespace: str) -> str:
+        """The hash (id -> int8 embedding codes) of a collection's vectors in a bucket."""
+        return f"{self.base(bucket)}:vec:{self.collection(kind, namespace)}"
+
     def stream_key(self, bucket: int) -> str:
         """The bucket's change stream."""
         return f"{self.base(bucket)}:changes"

@@ -37,7 +37,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
-from agentmem.nearest import scan_nearest
+from agentmem.nearest import check_query, rank_codes
 from agentmem.store import (
     Clock,
     check_aware,
@@ -249,6 +249,7 @@ class RedisStore(StoreBase):
                 self._codec.encode(stored),
                 meta,
                 seq,
+                b"" if stored.embedding is None else stored.embedding.codes,
             ]
         calls: list[ScriptCall] = []
         order: list[list[int]] = []
@@ -722,11 +723,49 @@ class RedisStore(StoreBase):
         tags: Iterable[str] | None = None,
         limit: int = 10,
     ) -> list[Hit]:
-        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        """Exact cosine k-nearest-neighbour search over the collection's vec hashes.
+
+        One read-only script per bucket returns the live, tag-filtered codes of the
+        query's length as two strings (codes, ids); they are scored here in one pass and
+        only the winners are fetched and decoded. A winner that is gone or corrupt is
+        skipped and the next best takes its place.
+        """
         self._check_open()
-        return await scan_nearest(
-            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
-        )
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = sorted(check_tags(tags))
+        unit = check_query(vector)
+        now_us = to_us(self.now())
+        calls: list[ScriptCall] = [
+            (
+                "vectors",
+                [self._layout.vectors_key(b, kind, namespace)],
+                [*self._coll_args(b, kind, namespace), now_us, len(unit), *wanted],
+            )
+            for b in self._buckets()
+        ]
+        ids: list[str] = []
+        chunks: list[bytes] = []
+        for reply in await self._link.run_scripts("nearest", calls):
+            if isinstance(reply, BaseException):
+                raise reply
+            codes, joined = bytes(reply[0]), bytes(reply[1])
+            if codes:
+                ids += joined.decode("utf-8").split("\0")
+                chunks.append(codes)
+        matrix = b"".join(chunks)
+        want = limit
+        while True:
+            ranked = rank_codes(unit, ids, matrix, want)
+            found = await self.get_many([Ref(kind, namespace, rid) for rid, _ in ranked])
+            hits = [
+                Hit(record, score)
+                for record, (_, score) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
 
     def watch(
         self,
