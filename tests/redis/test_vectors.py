@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
+import agentmem_redis.store
 from agentmem import Record, Ref
 from agentmem.inmemory import InMemoryStore
 from agentmem.testing import ManualClock
@@ -105,12 +106,12 @@ async def test_vec_hash_matches_records_after_import_many(
             assert kept[got.ref.id] == got.embedding.codes
 
 
-async def _compare_with_reference(store: RedisStore, ns: str) -> None:
+async def _compare_with_reference(store: RedisStore, ns: str, dims: int = 4) -> None:
     rng = random.Random(11)
     reference = InMemoryStore()
     records = []
     for i in range(300):
-        values = [float(rng.randint(-2, 2)) for _ in range(4)]  # many exact ties
+        values = [float(rng.randint(-2, 2)) for _ in range(dims)]  # many exact ties
         records.append(
             Record(
                 ref=Ref("episodic", ns, f"r{i:03}"),
@@ -122,7 +123,7 @@ async def _compare_with_reference(store: RedisStore, ns: str) -> None:
     await store.put_many(records)
     await reference.put_many(records)
     for _ in range(10):
-        query = [rng.uniform(-1, 1) for _ in range(4)]
+        query = [rng.uniform(-1, 1) for _ in range(dims)]
         for tags in (None, {"even"}, {"even", "odd"}):
             for limit in (1, 10, 50):
                 got = await store.nearest(
@@ -140,11 +141,14 @@ async def test_nearest_matches_the_reference_store(store: RedisStore) -> None:
     await _compare_with_reference(store, "ref")
 
 
-async def test_nearest_across_buckets_on_a_single_node(
-    redis_server: RedisServer, open_store_on: StoreFactory
+async def test_nearest_across_buckets_on_a_single_node_in_small_pages(
+    redis_server: RedisServer, open_store_on: StoreFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(agentmem_redis.store, "_VECTOR_PAGE", 7)
     store = await open_store_on(redis_server.url, buckets=4)
     await _compare_with_reference(store, "buckets")
+    # codes over 64 bytes make a hashtable-encoded hash, which HSCAN reads in pages
+    await _compare_with_reference(store, "paged", dims=80)
 
 
 @pytest.mark.redis_cluster

@@ -72,6 +72,8 @@ LAYOUT_FORMAT: Final = 1
 _CLUSTER_BUCKETS: Final = 16
 _MAX_WRITE_ATTEMPTS: Final = 200
 _KNOWN_LIMIT: Final = 50_000
+_VECTOR_PAGE: Final = 5000
+"""Vec hash entries one nearest() script reads (HSCAN COUNT): bounds the server's pause."""
 _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 
 
@@ -725,8 +727,9 @@ class RedisStore(StoreBase):
     ) -> list[Hit]:
         """Exact cosine k-nearest-neighbour search over the collection's vec hashes.
 
-        One read-only script per bucket returns the live, tag-filtered codes of the
-        query's length as two strings (codes, ids); they are scored here in one pass and
+        A read-only script returns a page (HSCAN) of a bucket's live, tag-filtered codes
+        of the query's length as two strings (codes, ids), every bucket's page in one
+        round trip, until every bucket is done; the codes are scored here in one pass and
         only the winners are fetched and decoded. A winner that is gone or corrupt is
         skipped and the next best takes its place.
         """
@@ -736,24 +739,41 @@ class RedisStore(StoreBase):
         wanted = sorted(check_tags(tags))
         unit = check_query(vector)
         now_us = to_us(self.now())
-        calls: list[ScriptCall] = [
-            (
-                "vectors",
-                [self._layout.vectors_key(b, kind, namespace)],
-                [*self._coll_args(b, kind, namespace), now_us, len(unit), *wanted],
-            )
-            for b in self._buckets()
-        ]
         ids: list[str] = []
         chunks: list[bytes] = []
-        for reply in await self._link.run_scripts("nearest", calls):
-            if isinstance(reply, BaseException):
-                raise reply
-            codes, joined = bytes(reply[0]), bytes(reply[1])
-            if codes:
-                ids += joined.decode("utf-8").split("\0")
-                chunks.append(codes)
+        cursors = {b: "0" for b in self._buckets()}
+        while cursors:
+            calls: list[ScriptCall] = [
+                (
+                    "vectors",
+                    [self._layout.vectors_key(b, kind, namespace)],
+                    [
+                        *self._coll_args(b, kind, namespace),
+                        now_us,
+                        len(unit),
+                        cursor,
+                        _VECTOR_PAGE,
+                        *wanted,
+                    ],
+                )
+                for b, cursor in cursors.items()
+            ]
+            replies = await self._link.run_scripts("nearest", calls)
+            for b, reply in zip(list(cursors), replies, strict=True):
+                if isinstance(reply, BaseException):
+                    raise reply
+                codes, joined = bytes(reply[1]), bytes(reply[2])
+                if codes:
+                    ids += joined.decode("utf-8").split("\0")
+                    chunks.append(codes)
+                cursors[b] = _decode_str(reply[0])
+            cursors = {b: c for b, c in cursors.items() if c != "0"}
         matrix = b"".join(chunks)
+        if len(set(ids)) != len(ids):
+            # HSCAN may return an entry twice when the hash is resized between pages.
+            dim, first = len(unit), {rid: i for i, rid in reversed(list(enumerate(ids)))}
+            ids = list(first)
+            matrix = b"".join(matrix[i * dim : (i + 1) * dim] for i in first.values())
         want = limit
         while True:
             ranked = rank_codes(unit, ids, matrix, want)
