@@ -177,3 +177,32 @@ async def test_corrupt_or_absent_vectors_and_records_are_skipped(
     hits = await store.nearest([1.0, 0.0], kind="episodic", namespace="ns", limit=2)
     assert [h.ref.id for h in hits] == ["third", "fourth"]
     assert Ref("episodic", "ns", "best") in store.corruption.refs
+
+
+async def test_records_from_before_vec_hashes_are_backfilled_at_open(
+    redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
+) -> None:
+    store = await open_store_on(redis_server.url, buckets=3)
+    records = [
+        Record(
+            ref=Ref("episodic", f"ns{i % 2}", f"r{i:03}"),
+            embedding=_e([1.0, float(i)]) if i % 4 else None,
+        )
+        for i in range(40)
+    ]
+    await store.put_many(records)
+    assert await raw.get(store.layout.vectors_marker_key) == b"1"
+    # As an older agentmem-redis left them: no vec hashes, no marker.
+    for b in range(3):
+        for ns in ("ns0", "ns1"):
+            await raw.delete(store.layout.vectors_key(b, "episodic", ns))
+    await raw.delete(store.layout.vectors_marker_key)
+    assert await store.nearest([1.0, 3.0], kind="episodic", namespace="ns1") == []
+    reopened = await open_store_on(redis_server.url)
+    assert await raw.get(store.layout.vectors_marker_key) == b"1"
+    for ns in ("ns0", "ns1"):
+        want = sorted(r.ref.id for r in records if r.ref.namespace == ns and r.embedding)
+        assert await _vec_ids(raw, reopened, "episodic", ns) == want
+    hits = await reopened.nearest([1.0, 3.0], kind="episodic", namespace="ns1", limit=1)
+    assert [h.ref.id for h in hits] == ["r003"]
+    assert await reopened.backfill_vectors() == 0  # once per prefix

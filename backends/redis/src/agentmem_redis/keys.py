@@ -53,6 +53,11 @@ class KeyLayout:
         return f"{self.prefix}:config"
 
     @property
+    def vectors_marker_key(self) -> str:
+        """Set once every record of the prefix has its vec hash entry (see vecfill.lua)."""
+        return f"{self.prefix}:vectors"
+
+    @property
     def channel(self) -> str:
         """The pub/sub channel a JSON notice is published on for every change."""
         return f"{self.prefix}:changes"

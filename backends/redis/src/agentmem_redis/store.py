@@ -714,6 +714,46 @@ class RedisStore(StoreBase):
                 break
         return hits
 
+    async def backfill_vectors(self) -> int:
+        """Give records written before vec hashes existed their entry, once per prefix.
+
+        Runs at open until the prefix's marker key is set: walks every collection with
+        ``scan`` and writes the codes of records that have an embedding (only while the
+        record is still at the version read). Returns how many entries were written.
+        """
+        marker = self._layout.vectors_marker_key
+        if await self._link.command("backfill", "GET", marker) is not None:
+            return 0
+        written = 0
+        for kind, namespace in await self.collections():
+            cursor: str | None = None
+            while True:
+                page = await self.scan(kind, namespace, limit=500, cursor=cursor)
+                groups: dict[int, list[Any]] = {}
+                for record in page.records:
+                    if record.embedding is not None:
+                        args = groups.setdefault(self._layout.bucket_of(record.ref), [])
+                        args += [record.ref.id, record.version, record.embedding.codes]
+                calls: list[ScriptCall] = [
+                    (
+                        "vecfill",
+                        [self._layout.vectors_key(b, kind, namespace)],
+                        [*self._coll_args(b, kind, namespace), *args],
+                    )
+                    for b, args in groups.items()
+                ]
+                for reply in await self._link.run_scripts("backfill", calls):
+                    if isinstance(reply, BaseException):
+                        raise reply
+                    written += int(reply)
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        await self._link.command("backfill", "SET", marker, "1")
+        if written:
+            log.info("backfilled %d vector entries under prefix %s", written, self._layout.prefix)
+        return written
+
     # -- change feed --------------------------------------------------------------------
 
     async def nearest(
@@ -1034,4 +1074,10 @@ async def open_redis_store(
         except AgentMemError as exc:
             log.debug("closing after a failed open: %s", exc)
         raise
-    return RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
+    store = RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
+    try:
+        await store.backfill_vectors()
+    except BaseException:
+        await store.close()
+        raise
+    return store
