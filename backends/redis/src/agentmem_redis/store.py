@@ -58,7 +58,7 @@ from agentmem_redis.feed import (
     split_cursor,
     to_us,
 )
-from agentmem_redis.keys import KeyLayout
+from agentmem_redis.keys import KeyLayout, escape
 from agentmem_redis.link import RedisLink, ScriptCall
 
 __all__ = ["RedisStore", "open_redis_store"]
@@ -72,9 +72,13 @@ LAYOUT_FORMAT: Final = 1
 _CLUSTER_BUCKETS: Final = 16
 _MAX_WRITE_ATTEMPTS: Final = 200
 _KNOWN_LIMIT: Final = 50_000
-_VECTOR_PAGE: Final = 5000
-"""Vec hash entries one nearest() script reads (HSCAN COUNT): bounds the server's pause."""
+_VECTOR_PAGE: Final = 2000
+"""Vec hash entries one nearest() HSCAN asks for: bounds each reply and server pause."""
 _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _decode_str(value: Any) -> str:
@@ -767,53 +771,73 @@ class RedisStore(StoreBase):
     ) -> list[Hit]:
         """Exact cosine k-nearest-neighbour search over the collection's vec hashes.
 
-        A read-only script returns a page (HSCAN) of a bucket's live, tag-filtered codes
-        of the query's length as two strings (codes, ids), every bucket's page in one
-        round trip, until every bucket is done; the codes are scored here in one pass and
-        only the winners are fetched and decoded. A winner that is gone or corrupt is
-        skipped and the next best takes its place.
+        Plain reads, every bucket's in one pipelined round trip: the expired ids not yet
+        reclaimed (a ZRANGEBYSCORE, usually empty), then the vec hashes in HSCAN pages
+        (or, with tags, HMGET of the tag sets' intersection). Entries of another length
+        are left out; the codes are scored here in one pass and only the winners are
+        fetched and decoded. A winner that is gone or corrupt is skipped and the next
+        best takes its place.
         """
         self._check_open()
         check_kind_namespace(kind, namespace)
         limit = check_limit(limit)
         wanted = sorted(check_tags(tags))
         unit = check_query(vector)
+        dim = len(unit)
         now_us = to_us(self.now())
-        ids: list[str] = []
-        chunks: list[bytes] = []
-        cursors = {b: "0" for b in self._buckets()}
-        while cursors:
-            calls: list[ScriptCall] = [
-                (
-                    "vectors",
-                    [self._layout.vectors_key(b, kind, namespace)],
-                    [
-                        *self._coll_args(b, kind, namespace),
-                        now_us,
-                        len(unit),
-                        cursor,
-                        _VECTOR_PAGE,
-                        *wanted,
-                    ],
-                )
-                for b, cursor in cursors.items()
+        coll = KeyLayout.collection(kind, namespace)
+        buckets = list(self._buckets())
+        vec = {b: self._layout.vectors_key(b, kind, namespace) for b in buckets}
+        first: list[list[Any]] = [
+            ["ZRANGEBYSCORE", f"{self._layout.base(b)}:exp:{coll}", "-inf", now_us] for b in buckets
+        ]
+        if wanted:
+            first += [
+                ["SINTER", *(f"{self._layout.base(b)}:g:{coll}:{escape(t)}" for t in wanted)]
+                for b in buckets
             ]
-            replies = await self._link.run_scripts("nearest", calls)
-            for b, reply in zip(list(cursors), replies, strict=True):
-                if isinstance(reply, BaseException):
-                    raise reply
-                codes, joined = bytes(reply[1]), bytes(reply[2])
-                if codes:
-                    ids += joined.decode("utf-8").split("\0")
-                    chunks.append(codes)
-                cursors[b] = _decode_str(reply[0])
-            cursors = {b: c for b, c in cursors.items() if c != "0"}
-        matrix = b"".join(chunks)
-        if len(set(ids)) != len(ids):
-            # HSCAN may return an entry twice when the hash is resized between pages.
-            dim, first = len(unit), {rid: i for i, rid in reversed(list(enumerate(ids)))}
-            ids = list(first)
-            matrix = b"".join(matrix[i * dim : (i + 1) * dim] for i in first.values())
+        replies = await self._link.pipeline("nearest", first)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise translate(reply, "nearest")
+        expired = {bytes(i) for reply in replies[: len(buckets)] for i in reply}
+        pairs: list[tuple[Any, Any]] = []
+        if wanted:
+            members = {b: sorted(replies[len(buckets) + n]) for n, b in enumerate(buckets)}
+            fetch = [
+                (b, chunk)
+                for b in buckets
+                for chunk in _chunks([m for m in members[b] if bytes(m) not in expired], 1000)
+            ]
+            values = await self._link.pipeline(
+                "nearest", [["HMGET", vec[b], *chunk] for b, chunk in fetch]
+            )
+            for (_, chunk), got in zip(fetch, values, strict=True):
+                if isinstance(got, BaseException):
+                    raise translate(got, "nearest")
+                pairs += zip(chunk, got, strict=True)
+        else:
+            cursors: dict[int, Any] = dict.fromkeys(buckets, 0)
+            while cursors:
+                pages = await self._link.pipeline(
+                    "nearest",
+                    [["HSCAN", vec[b], c, "COUNT", _VECTOR_PAGE] for b, c in cursors.items()],
+                )
+                for b, page in zip(list(cursors), pages, strict=True):
+                    if isinstance(page, BaseException):
+                        raise translate(page, "nearest")
+                    cursor, entries = page
+                    pairs += entries.items()
+                    cursors[b] = cursor
+                cursors = {b: c for b, c in cursors.items() if int(c) != 0}
+        # HSCAN may return an entry twice when the hash is resized between pages.
+        kept = {
+            bytes(rid): bytes(code)
+            for rid, code in pairs
+            if code is not None and len(code) == dim and bytes(rid) not in expired
+        }
+        ids = [rid.decode("utf-8") for rid in kept]
+        matrix = b"".join(kept.values())
         want = limit
         while True:
             ranked = rank_codes(unit, ids, matrix, want)
