@@ -25,7 +25,7 @@ from agentmem.codec import Codec
 from agentmem.errors import ConfigurationError, InvalidInput
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.increments import OP_MEMORY, make_increment
-from agentmem.nearest import check_query, rank_vectors
+from agentmem.nearest import check_query, rank_codes
 from agentmem.store import (
     Capabilities,
     Change,
@@ -369,13 +369,23 @@ class InMemoryStore(StoreBase):
         if coll is None:
             return []
         now = self.now()
-        live = [
-            (rid, embedding)
-            for rid, embedding in list(coll.vectors.items())
-            if (meta := self._live(Ref(kind, namespace, rid), now)) is not None
-            and wanted <= meta.tags
-        ]
-        ranked = rank_vectors(unit, live, limit)
+        dim = len(unit)
+        ids: list[str] = []
+        codes: list[bytes] = []
+        expired: list[str] = []
+        # Plain dict lookups per vector (no Ref built): this loop is most of the cost.
+        for rid, embedding in coll.vectors.items():
+            meta = coll.meta.get(rid)
+            if meta is None or len(embedding.codes) != dim:
+                continue
+            if meta.is_expired(now):
+                expired.append(rid)
+            elif wanted <= meta.tags:
+                ids.append(rid)
+                codes.append(embedding.codes)
+        for rid in expired:
+            coll.remove(rid)  # reclaim on touch, as _live does; expiry emits no change
+        ranked = rank_codes(unit, ids, codes, limit)
         return [Hit(self._decode(Ref(kind, namespace, rid)), score) for rid, score in ranked]
 
     def watch(

@@ -22,7 +22,14 @@ from agentmem.vectors import Embedding, cosine_codes, normalize
 if TYPE_CHECKING:
     from agentmem.store import MemoryStore
 
-__all__ = ["PAGE_SIZE", "check_query", "rank_vectors", "scan_nearest", "top_k"]
+__all__ = [
+    "PAGE_SIZE",
+    "check_query",
+    "rank_codes",
+    "rank_vectors",
+    "scan_nearest",
+    "top_k",
+]
 
 log = logging.getLogger("agentmem.nearest")
 
@@ -46,12 +53,54 @@ def _scores(unit: list[float], embeddings: Sequence[Embedding]) -> list[float]:
     """Cosine of ``unit`` with each embedding (all of ``len(unit)`` dimensions)."""
     if _np is not None and embeddings:
         matrix: Any = _np.frombuffer(b"".join(e.codes for e in embeddings), dtype=_np.int8)
-        matrix = matrix.reshape(len(embeddings), len(unit)).astype(_np.float32)
-        norms = _np.linalg.norm(matrix, axis=1)
-        norms[norms == 0] = 1.0
-        values = (matrix @ _np.asarray(unit, dtype=_np.float32)) / norms
+        values = _scores_matrix(unit, matrix.reshape(len(embeddings), len(unit)))
         return [float(v) for v in values.tolist()]
     return [cosine_codes(unit, e) for e in embeddings]
+
+
+def rank_codes(
+    unit: list[float], ids: Sequence[str], codes: bytes | Sequence[bytes], limit: int
+) -> list[tuple[str, float]]:
+    """The ``limit`` (id, cosine) pairs nearest to the unit vector, best first (ties: the
+    smaller id), from raw int8 codes of exactly ``len(unit)`` bytes each (the caller
+    filters other lengths out). No :class:`Embedding` is built per candidate, so backends
+    that keep codes beside their records (sqlite://, redis://) score a whole collection
+    in one matrix product with numpy. ``codes`` is one code string per id, or all of
+    them concatenated.
+    """
+    if not ids:
+        return []
+    joined = codes if isinstance(codes, bytes) else b"".join(codes)
+    dim = len(unit)
+    if len(joined) != dim * len(ids):
+        raise ValueError(f"{len(ids)} ids need {dim * len(ids)} code bytes, got {len(joined)}")
+    if _np is None:
+        scored = [
+            (cosine_codes(unit, Embedding(joined[i * dim : (i + 1) * dim], 1.0)), rid)
+            for i, rid in enumerate(ids)
+        ]
+        best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1]))
+        return [(rid, score) for score, rid in best]
+    matrix: Any = _np.frombuffer(joined, dtype=_np.int8).reshape(len(ids), dim)
+    values = _scores_matrix(unit, matrix)
+    if len(ids) > limit:
+        # Everything scoring at least the limit-th best, so ties at the edge are kept
+        # and broken by id below.
+        kth = _np.partition(values, len(ids) - limit)[len(ids) - limit]
+        chosen = _np.nonzero(values >= kth)[0].tolist()
+    else:
+        chosen = range(len(ids))
+    pairs = [(float(values[i]), ids[i]) for i in chosen]
+    best = heapq.nsmallest(limit, pairs, key=lambda item: (-item[0], item[1]))
+    return [(rid, score) for score, rid in best]
+
+
+def _scores_matrix(unit: list[float], matrix: Any) -> Any:
+    """Cosine of ``unit`` with each int8 row of ``matrix`` (numpy float32 array)."""
+    rows = matrix.astype(_np.float32)
+    norms = _np.linalg.norm(rows, axis=1)
+    norms[norms == 0] = 1.0
+    return (rows @ _np.asarray(unit, dtype=_np.float32)) / norms
 
 
 def rank_vectors(

@@ -44,19 +44,28 @@ async def test_open_pings_and_loads_layout(
 
 
 async def test_key_layout_on_the_wire(store: RedisStore, raw: aioredis.Redis, prefix: str) -> None:
-    await store.put(Record(ref=Ref("skill", "team:a", "id*1"), text="Hello world", tags={"t{x}"}))
+    await store.put(
+        Record(
+            ref=Ref("skill", "team:a", "id*1"),
+            text="Hello world",
+            tags={"t{x}"},
+            embedding=[0.5, -0.5],
+        )
+    )
     base = f"{prefix}:{{{prefix}:0}}"
     coll = "skill:team%3Aa"
     keys = await _keys(raw, prefix)
     assert keys == sorted(
         [
             f"{prefix}:config",
+            f"{prefix}:vectors",
             f"{base}:changes",
             f"{base}:r:{coll}:id%2A1",
             f"{base}:ids:{coll}",
             f"{base}:meta:{coll}",
             f"{base}:dl:{coll}",
             f"{base}:stats:{coll}",
+            f"{base}:vec:{coll}",
             f"{base}:t:{coll}:hello",
             f"{base}:t:{coll}:world",
             f"{base}:t:{coll}:t",

@@ -53,6 +53,11 @@ class KeyLayout:
         return f"{self.prefix}:config"
 
     @property
+    def vectors_marker_key(self) -> str:
+        """Set once every record of the prefix has its vec hash entry (see vecfill.lua)."""
+        return f"{self.prefix}:vectors"
+
+    @property
     def channel(self) -> str:
         """The pub/sub channel a JSON notice is published on for every change."""
         return f"{self.prefix}:changes"
@@ -81,6 +86,10 @@ class KeyLayout:
     def ids_key(self, bucket: int, kind: str, namespace: str) -> str:
         """The sorted set (all scores 0) of a collection's ids in a bucket, for lex order."""
         return f"{self.base(bucket)}:ids:{self.collection(kind, namespace)}"
+
+    def vectors_key(self, bucket: int, kind: str, namespace: str) -> str:
+        """The hash (id -> int8 embedding codes) of a collection's vectors in a bucket."""
+        return f"{self.base(bucket)}:vec:{self.collection(kind, namespace)}"
 
     def stream_key(self, bucket: int) -> str:
         """The bucket's change stream."""

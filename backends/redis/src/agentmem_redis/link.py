@@ -30,7 +30,7 @@ __all__ = ["SCRIPT_NAMES", "RedisLink", "Script"]
 
 log = logging.getLogger("agentmem.redis")
 
-SCRIPT_NAMES: Final = ("write", "delete", "count", "stats", "scan", "search")
+SCRIPT_NAMES: Final = ("write", "delete", "count", "stats", "scan", "search", "vecfill")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
-from agentmem.nearest import scan_nearest
+from agentmem.nearest import check_query, rank_codes
 from agentmem.store import (
     Clock,
     check_aware,
@@ -58,7 +58,7 @@ from agentmem_redis.feed import (
     split_cursor,
     to_us,
 )
-from agentmem_redis.keys import KeyLayout
+from agentmem_redis.keys import KeyLayout, escape
 from agentmem_redis.link import RedisLink, ScriptCall
 
 __all__ = ["RedisStore", "open_redis_store"]
@@ -72,7 +72,13 @@ LAYOUT_FORMAT: Final = 1
 _CLUSTER_BUCKETS: Final = 16
 _MAX_WRITE_ATTEMPTS: Final = 200
 _KNOWN_LIMIT: Final = 50_000
+_VECTOR_PAGE: Final = 2000
+"""Vec hash entries one nearest() HSCAN asks for: bounds each reply and server pause."""
 _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _decode_str(value: Any) -> str:
@@ -249,6 +255,7 @@ class RedisStore(StoreBase):
                 self._codec.encode(stored),
                 meta,
                 seq,
+                b"" if stored.embedding is None else stored.embedding.codes,
             ]
         calls: list[ScriptCall] = []
         order: list[list[int]] = []
@@ -711,6 +718,46 @@ class RedisStore(StoreBase):
                 break
         return hits
 
+    async def backfill_vectors(self) -> int:
+        """Give records written before vec hashes existed their entry, once per prefix.
+
+        Runs at open until the prefix's marker key is set: walks every collection with
+        ``scan`` and writes the codes of records that have an embedding (only while the
+        record is still at the version read). Returns how many entries were written.
+        """
+        marker = self._layout.vectors_marker_key
+        if await self._link.command("backfill", "GET", marker) is not None:
+            return 0
+        written = 0
+        for kind, namespace in await self.collections():
+            cursor: str | None = None
+            while True:
+                page = await self.scan(kind, namespace, limit=500, cursor=cursor)
+                groups: dict[int, list[Any]] = {}
+                for record in page.records:
+                    if record.embedding is not None:
+                        args = groups.setdefault(self._layout.bucket_of(record.ref), [])
+                        args += [record.ref.id, record.version, record.embedding.codes]
+                calls: list[ScriptCall] = [
+                    (
+                        "vecfill",
+                        [self._layout.vectors_key(b, kind, namespace)],
+                        [*self._coll_args(b, kind, namespace), *args],
+                    )
+                    for b, args in groups.items()
+                ]
+                for reply in await self._link.run_scripts("backfill", calls):
+                    if isinstance(reply, BaseException):
+                        raise reply
+                    written += int(reply)
+                cursor = page.cursor
+                if cursor is None:
+                    break
+        await self._link.command("backfill", "SET", marker, "1")
+        if written:
+            log.info("backfilled %d vector entries under prefix %s", written, self._layout.prefix)
+        return written
+
     # -- change feed --------------------------------------------------------------------
 
     async def nearest(
@@ -722,11 +769,87 @@ class RedisStore(StoreBase):
         tags: Iterable[str] | None = None,
         limit: int = 10,
     ) -> list[Hit]:
-        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        """Exact cosine k-nearest-neighbour search over the collection's vec hashes.
+
+        Plain reads, every bucket's in one pipelined round trip: the expired ids not yet
+        reclaimed (a ZRANGEBYSCORE, usually empty), then the vec hashes in HSCAN pages
+        (or, with tags, HMGET of the tag sets' intersection). Entries of another length
+        are left out; the codes are scored here in one pass and only the winners are
+        fetched and decoded. A winner that is gone or corrupt is skipped and the next
+        best takes its place.
+        """
         self._check_open()
-        return await scan_nearest(
-            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
-        )
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = sorted(check_tags(tags))
+        unit = check_query(vector)
+        dim = len(unit)
+        now_us = to_us(self.now())
+        coll = KeyLayout.collection(kind, namespace)
+        buckets = list(self._buckets())
+        vec = {b: self._layout.vectors_key(b, kind, namespace) for b in buckets}
+        first: list[list[Any]] = [
+            ["ZRANGEBYSCORE", f"{self._layout.base(b)}:exp:{coll}", "-inf", now_us] for b in buckets
+        ]
+        if wanted:
+            first += [
+                ["SINTER", *(f"{self._layout.base(b)}:g:{coll}:{escape(t)}" for t in wanted)]
+                for b in buckets
+            ]
+        replies = await self._link.pipeline("nearest", first)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise translate(reply, "nearest")
+        expired = {bytes(i) for reply in replies[: len(buckets)] for i in reply}
+        pairs: list[tuple[Any, Any]] = []
+        if wanted:
+            members = {b: sorted(replies[len(buckets) + n]) for n, b in enumerate(buckets)}
+            fetch = [
+                (b, chunk)
+                for b in buckets
+                for chunk in _chunks([m for m in members[b] if bytes(m) not in expired], 1000)
+            ]
+            values = await self._link.pipeline(
+                "nearest", [["HMGET", vec[b], *chunk] for b, chunk in fetch]
+            )
+            for (_, chunk), got in zip(fetch, values, strict=True):
+                if isinstance(got, BaseException):
+                    raise translate(got, "nearest")
+                pairs += zip(chunk, got, strict=True)
+        else:
+            cursors: dict[int, Any] = dict.fromkeys(buckets, 0)
+            while cursors:
+                pages = await self._link.pipeline(
+                    "nearest",
+                    [["HSCAN", vec[b], c, "COUNT", _VECTOR_PAGE] for b, c in cursors.items()],
+                )
+                for b, page in zip(list(cursors), pages, strict=True):
+                    if isinstance(page, BaseException):
+                        raise translate(page, "nearest")
+                    cursor, entries = page
+                    pairs += entries.items()
+                    cursors[b] = cursor
+                cursors = {b: c for b, c in cursors.items() if int(c) != 0}
+        # HSCAN may return an entry twice when the hash is resized between pages.
+        kept = {
+            bytes(rid): bytes(code)
+            for rid, code in pairs
+            if code is not None and len(code) == dim and bytes(rid) not in expired
+        }
+        ids = [rid.decode("utf-8") for rid in kept]
+        matrix = b"".join(kept.values())
+        want = limit
+        while True:
+            ranked = rank_codes(unit, ids, matrix, want)
+            found = await self.get_many([Ref(kind, namespace, rid) for rid, _ in ranked])
+            hits = [
+                Hit(record, score)
+                for record, (_, score) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
 
     def watch(
         self,
@@ -975,4 +1098,10 @@ async def open_redis_store(
         except AgentMemError as exc:
             log.debug("closing after a failed open: %s", exc)
         raise
-    return RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
+    store = RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
+    try:
+        await store.backfill_vectors()
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -11,6 +11,10 @@ from any released version is exercised all the time:
   step with ``records`` inside the same transaction as every write, sweep included.
 * version 3: ``applied_ops`` remembers the op ids of increments applied to each record,
   so a replayed increment is applied once (see :mod:`agentmem.increments`).
+* version 4: vectors. ``vectors`` keeps each record's embedding (int8 codes and scale)
+  beside it, keyed by the record's rowid and numbered by scope, so ``nearest()`` reads
+  codes without decoding records. Writes maintain it in their own transaction; a
+  trigger removes a record's vector with the record (delete, sweep, replace).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "migrate"]
 log = logging.getLogger("agentmem.sqlite.schema")
 
 APPLICATION_ID: Final = 0x61676D31  # "agm1": marks the file as an agentmem store
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 _V1: Final = """
 CREATE TABLE records (
@@ -112,6 +116,20 @@ CREATE TABLE applied_ops (
 CREATE INDEX applied_ops_at ON applied_ops (at);
 """
 
+_V4: Final = """
+CREATE TABLE vectors (
+    rid INTEGER PRIMARY KEY,
+    scope INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    scale REAL NOT NULL,
+    codes BLOB NOT NULL
+);
+CREATE INDEX vectors_scope ON vectors (scope, dim);
+CREATE TRIGGER vectors_after_delete AFTER DELETE ON records BEGIN
+    DELETE FROM vectors WHERE rid = old.rid;
+END;
+"""
+
 
 async def _to_v1(conn: aiosqlite.Connection, codec: Codec) -> None:
     for statement in _split(_V1):
@@ -149,6 +167,28 @@ async def _to_v3(conn: aiosqlite.Connection, codec: Codec) -> None:
         await conn.execute(statement)
 
 
+async def _to_v4(conn: aiosqlite.Connection, codec: Codec) -> None:
+    for statement in _split(_V4):
+        await conn.execute(statement)
+    rows = await conn.execute_fetchall(
+        "SELECT r.rid, s.scope, r.blob FROM records r "
+        "JOIN scopes s ON s.kind = r.kind AND s.namespace = r.namespace"
+    )
+    vectors: list[tuple[int, int, int, float, bytes]] = []
+    for rid, scope, blob in rows:
+        try:
+            record = codec.decode(blob)
+        except CorruptRecord as exc:
+            log.warning("record rowid %d cannot be decoded, not indexed for vectors: %s", rid, exc)
+            continue
+        if record.embedding is not None:
+            e = record.embedding
+            vectors.append((rid, scope, e.dimensions, e.scale, e.codes))
+    await conn.executemany(
+        "INSERT INTO vectors (rid, scope, dim, scale, codes) VALUES (?, ?, ?, ?, ?)", vectors
+    )
+
+
 def _split(script: str) -> list[str]:
     """Split a DDL script into statements (triggers contain ';' and end with 'END;')."""
     statements: list[str] = []
@@ -172,6 +212,7 @@ MIGRATIONS: Final[dict[int, Callable[[aiosqlite.Connection, Codec], Awaitable[No
     1: _to_v1,
     2: _to_v2,
     3: _to_v3,
+    4: _to_v4,
 }
 
 

@@ -40,7 +40,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
-from agentmem.nearest import scan_nearest
+from agentmem.nearest import check_query, rank_codes
 from agentmem.store import (
     Clock,
     check_aware,
@@ -82,6 +82,16 @@ ON CONFLICT (kind, namespace, id) DO UPDATE SET
     tags = excluded.tags, blob = excluded.blob, terms = excluded.terms,
     doc_len = excluded.doc_len
 """
+# A record's vector row follows its upsert in the same transaction (rid looked up by the
+# unique address); a record written without an embedding loses its vector row.
+_VECTOR_PUT: Final = (
+    "INSERT OR REPLACE INTO vectors (rid, scope, dim, scale, codes) "
+    "SELECT rid, ?, ?, ?, ? FROM records WHERE kind = ? AND namespace = ? AND id = ?"
+)
+_VECTOR_DROP: Final = (
+    "DELETE FROM vectors WHERE rid = "
+    "(SELECT rid FROM records WHERE kind = ? AND namespace = ? AND id = ?)"
+)
 _OPS_PRUNE_EVERY: Final = 64
 """Increments with an op id between two prunes of the applied_ops table."""
 
@@ -402,6 +412,7 @@ class SQLiteStore(StoreBase):
             created = from_micros(current.created_at) if current is not None and live else now
             stored = record.stored(version=actual + 1, created_at=created, updated_at=now)
             await conn.execute(_UPSERT, self._row(stored, scope))
+            await _write_vectors(conn, [(stored, scope)])
             await conn.execute(_INSERT_CHANGE, self._change("put", ref, stored.version, now_us))
             return stored
 
@@ -422,6 +433,7 @@ class SQLiteStore(StoreBase):
             latest: dict[Ref, Record] = {}
             staged: list[Record] = []
             rows: list[tuple[object, ...]] = []
+            scoped: list[tuple[Record, int]] = []
             for record in records:
                 ref = record.ref
                 prior = latest.get(ref)
@@ -443,7 +455,9 @@ class SQLiteStore(StoreBase):
                 staged.append(stored)
                 scope = await self._scope(conn, ref.kind, ref.namespace, new)
                 rows.append(self._row(stored, scope))
+                scoped.append((stored, scope))
             await conn.executemany(_UPSERT, rows)
+            await _write_vectors(conn, scoped)
             await conn.executemany(
                 _INSERT_CHANGE, [self._change("put", s.ref, s.version, now_us) for s in staged]
             )
@@ -466,6 +480,7 @@ class SQLiteStore(StoreBase):
             # before the batch, and the batch is applied in order.
             current = await self._current(conn, [r.ref for r in records])
             rows: list[tuple[object, ...]] = []
+            scoped: list[tuple[Record, int]] = []
             changes: list[tuple[object, ...]] = []
             for record in records:
                 ref = record.ref
@@ -479,8 +494,10 @@ class SQLiteStore(StoreBase):
                 )
                 scope = await self._scope(conn, ref.kind, ref.namespace, new)
                 rows.append(self._row(stored, scope))
+                scoped.append((stored, scope))
                 changes.append(self._change("put", ref, stored.version, now_us))
             await conn.executemany(_UPSERT, rows)
+            await _write_vectors(conn, scoped)
             await conn.executemany(_INSERT_CHANGE, changes)
             return len(rows)
 
@@ -529,6 +546,7 @@ class SQLiteStore(StoreBase):
                 updated_at=now,
             )
             await conn.execute(_UPSERT, self._row(stored, scope))
+            await _write_vectors(conn, [(stored, scope)])
             await conn.execute(_INSERT_CHANGE, self._change("put", ref, stored.version, now_us))
             if op_id is not None:
                 await conn.execute(
@@ -841,11 +859,66 @@ class SQLiteStore(StoreBase):
         tags: Iterable[str] | None = None,
         limit: int = 10,
     ) -> list[Hit]:
-        """Exact cosine k-nearest-neighbour search over the collection's scan."""
+        """Exact cosine k-nearest-neighbour search over the ``vectors`` table.
+
+        Reads only the collection's codes (live, tag-filtered, of the query's length),
+        scores them in one pass and decodes just the winners. A winner that turns out
+        corrupt (or was deleted meanwhile) is skipped and the next best takes its place.
+        """
         self._check_open()
-        return await scan_nearest(
-            self, vector, kind=kind, namespace=namespace, tags=tags, limit=limit
+        check_kind_namespace(kind, namespace)
+        limit = check_limit(limit)
+        wanted = check_tags(tags)
+        unit = check_query(vector)
+        scope = await self._scope_of(kind, namespace)
+        if scope is None:
+            return []
+        _, now_us = self._now()
+        clauses = ["v.scope = ?", "v.dim = ?", "typeof(v.codes) = 'blob'", "length(v.codes) = ?"]
+        params: list[object] = [scope, len(unit), len(unit)]
+        clauses.append("(r.expires_at IS NULL OR r.expires_at > ?)")
+        params.append(now_us)
+        if wanted:
+            # As in scan(): a corrupt row passes, so fetching it reports it.
+            clauses.append(
+                f"CASE WHEN {_SOUND_R} THEN NOT EXISTS (SELECT 1 FROM json_each(?) AS w "  # noqa: S608
+                "WHERE w.value NOT IN (SELECT value FROM json_each(r.tags))) ELSE 1 END"
+            )
+            params.append(tags_json(wanted))
+        sql = (
+            "SELECT r.id, v.codes FROM vectors AS v JOIN records AS r ON r.rid = v.rid "  # noqa: S608
+            f"WHERE {' AND '.join(clauses)}"
         )
+        rows = await self._read(lambda conn: conn.execute_fetchall(sql, params))
+        ids = [str(row[0]) for row in rows]
+        codes = [bytes(row[1]) for row in rows]
+        want = limit
+        while True:
+            ranked = rank_codes(unit, ids, codes, want)
+            refs = [Ref(kind, namespace, rid) for rid, _ in ranked]
+            found = await self.get_many(refs) if refs else []
+            hits = [
+                Hit(record, score)
+                for record, (_, score) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
+
+    async def _scope_of(self, kind: str, namespace: str) -> int | None:
+        scope = self._scopes.get((kind, namespace))
+        if scope is not None:
+            return scope
+        rows = list(
+            await self._read(
+                lambda conn: conn.execute_fetchall(
+                    "SELECT scope FROM scopes WHERE kind = ? AND namespace = ?",
+                    (kind, namespace),
+                )
+            )
+        )
+        return int(rows[0][0]) if rows else None
 
     def watch(
         self,
@@ -971,6 +1044,27 @@ class SQLiteStore(StoreBase):
                 await self._cleanup
             await self._writer.close()
         await self._reader.close()
+
+
+async def _write_vectors(conn: Conn, scoped: Sequence[tuple[Record, int]]) -> None:
+    """Bring the vector rows of just-upserted records in line (the last write of a ref
+    in the batch wins, as it does for the record)."""
+    last: dict[Ref, tuple[Record, int]] = {}
+    for stored, scope in scoped:
+        last.pop(stored.ref, None)
+        last[stored.ref] = (stored, scope)
+    puts: list[tuple[object, ...]] = []
+    drops: list[tuple[object, ...]] = []
+    for stored, scope in last.values():
+        ref, e = stored.ref, stored.embedding
+        if e is None:
+            drops.append((ref.kind, ref.namespace, ref.id))
+        else:
+            puts.append((scope, e.dimensions, e.scale, e.codes, ref.kind, ref.namespace, ref.id))
+    if drops:
+        await conn.executemany(_VECTOR_DROP, drops)
+    if puts:
+        await conn.executemany(_VECTOR_PUT, puts)
 
 
 def _change_from_row(row: Any) -> Change:

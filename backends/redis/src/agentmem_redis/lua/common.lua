@@ -5,7 +5,7 @@
 -- the same slot as KEYS[1].
 local K1, BB = 1.2, 0.75
 local BASE = ARGV[1]
-local COLL, IDS, EXP, META, DL, STATS
+local COLL, IDS, EXP, META, DL, STATS, VEC
 
 local function esc(s)
   return (string.gsub(s, '[%%:{}%*%?%[%]\\]', function(ch)
@@ -20,6 +20,7 @@ local function ckey(part) return BASE .. ':' .. part .. ':' .. COLL end
 local function use(coll)
   COLL = coll
   IDS, EXP, META, DL, STATS = ckey('ids'), ckey('exp'), ckey('meta'), ckey('dl'), ckey('stats')
+  VEC = ckey('vec')
 end
 use(ARGV[2])
 local function rkey(id) return BASE .. ':r:' .. COLL .. ':' .. esc(id) end
@@ -56,6 +57,7 @@ local function remove_doc(id, m, keep)
   for _, tag in ipairs(m[6]) do redis.call('SREM', gkey(tag), id) end
   redis.call('HDEL', META, id)
   redis.call('HDEL', DL, id)
+  redis.call('HDEL', VEC, id)
   redis.call('ZREM', IDS, id)
   redis.call('ZREM', EXP, id)
   local n = redis.call('HINCRBY', STATS, 'n', -1)
@@ -74,6 +76,7 @@ local function cleanup(now, max)
     else
       redis.call('ZREM', EXP, id)
       redis.call('ZREM', IDS, id)
+      redis.call('HDEL', VEC, id)
     end
     redis.call('DEL', rkey(id))
   end

@@ -5,20 +5,21 @@
 --       5 cleanup budget, 6 origin, 7 at_iso, 8 retention, 9 channel,
 --       then 9 values per item: collection, id, kind, namespace,
 --       put: guessed current version / import: the given version,
---       guessed created_us, blob, meta (msgpack), change sequence number.
+--       guessed created_us, blob, meta (msgpack), change sequence number, embedding
+--       codes ('' = none: the record's entry in the vec hash is removed).
 -- put: every guess is checked first; if any is wrong nothing is written and the reply
 -- is {0, item, version, created_us, ...} for the wrong ones; else {1, v1, v2, ...}.
 -- import: {1, w1, w2, ...} with w = 1 for written, 0 for skipped (stored >= given).
--- incr: like put for its one item, which carries a 10th value: its op id ('' for none),
+-- incr: like put for its one item, which carries an 11th value: its op id ('' for none),
 -- then the op-memory size and its TTL in ms; {2} when the op id was already applied to
 -- the live record (nothing is written).
 local now, mode, budget = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local origin, at_iso, retention, channel = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local FIRST, WIDTH = 10, 9
+local FIRST, WIDTH = 10, 10
 local op_id, op_memory, op_ttl
 if mode == 'incr' then
-  WIDTH = 10
-  op_id, op_memory, op_ttl = ARGV[FIRST + 9], tonumber(ARGV[FIRST + 10]), ARGV[FIRST + 11]
+  WIDTH = 11
+  op_id, op_memory, op_ttl = ARGV[FIRST + 10], tonumber(ARGV[FIRST + 11]), ARGV[FIRST + 12]
 end
 local count = (mode == 'incr') and 1 or (#ARGV - FIRST + 1) / WIDTH
 -- Applied op ids of the incremented record: a sorted set (score: time) in its bucket.
@@ -110,6 +111,7 @@ for i = 1, count do
     end
     redis.call('HSET', META, id, packed)
     redis.call('HSET', DL, id, dl)
+    if ARGV[a + 9] ~= '' then redis.call('HSET', VEC, id, ARGV[a + 9]) end
     redis.call('ZADD', IDS, 0, id)
     redis.call('HINCRBY', STATS, 'n', 1)
     redis.call('HINCRBY', STATS, 'len', dl)

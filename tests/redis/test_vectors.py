@@ -1,0 +1,208 @@
+"""The per-bucket vec hashes: kept by the write scripts, read by nearest() without decoding."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+import agentmem_redis.store
+from agentmem import Record, Ref
+from agentmem.inmemory import InMemoryStore
+from agentmem.testing import ManualClock
+from agentmem.vectors import Embedding
+from agentmem_redis import RedisStore
+from tests.redis.conftest import StoreFactory
+from tests.support.redis_servers import RedisClusterProcesses, RedisServer
+
+pytestmark = pytest.mark.asyncio
+
+
+def _e(values: list[float]) -> Embedding:
+    return Embedding.quantize(values)
+
+
+async def _vec_ids(raw: aioredis.Redis, store: RedisStore, kind: str, ns: str) -> list[str]:
+    ids: list[str] = []
+    for b in range(store.layout.buckets):
+        ids += [k.decode() for k in await raw.hkeys(store.layout.vectors_key(b, kind, ns))]
+    return sorted(ids)
+
+
+async def test_vec_hash_follows_put_overwrite_delete_and_expiry(
+    redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
+) -> None:
+    clock = ManualClock()
+    store = await open_store_on(redis_server.url, clock=clock)
+
+    def ref(i: str) -> Ref:
+        return Ref("episodic", "ns", i)
+
+    await store.put(Record(ref=ref("a"), embedding=_e([1.0, 0.0])))
+    await store.put_many(
+        [
+            Record(ref=ref("b"), embedding=_e([0.0, 1.0])),
+            Record(ref=ref("c"), embedding=_e([1.0, 1.0])),
+            Record(ref=ref("d"), embedding=_e([1.0, -1.0])),
+            Record(ref=ref("d"), text="same ref again, no embedding: the last write wins"),
+            Record(
+                ref=ref("t"), embedding=_e([1.0, 0.5]), expires_at=clock() + timedelta(seconds=5)
+            ),
+        ]
+    )
+    assert await _vec_ids(raw, store, "episodic", "ns") == ["a", "b", "c", "t"]
+    stored = await raw.hget(store.layout.vectors_key(0, "episodic", "ns"), "a")
+    assert stored == _e([1.0, 0.0]).codes
+    await store.put(Record(ref=ref("b"), text="overwritten without an embedding"))
+    assert await _vec_ids(raw, store, "episodic", "ns") == ["a", "c", "t"]
+    await store.delete(ref("a"))
+    await store.delete_many([ref("c")])
+    assert await _vec_ids(raw, store, "episodic", "ns") == ["t"]
+    assert [h.ref.id for h in await store.nearest([1.0, 0.5], kind="episodic", namespace="ns")] == [
+        "t"
+    ]
+    clock.advance(6)
+    assert await store.nearest([1.0, 0.5], kind="episodic", namespace="ns") == []
+    assert await store.count("episodic", "ns") == 2  # b, d; reclaims the expired t
+    assert await _vec_ids(raw, store, "episodic", "ns") == []
+    await store.put(Record(ref=ref("n"), embedding=_e([0.5, 0.5]), body={"n": 1}))
+    after = await store.increment(ref("n"), add={"n": 1})
+    assert await _vec_ids(raw, store, "episodic", "ns") == (
+        [] if after.embedding is None else ["n"]
+    )
+
+
+async def test_vec_hash_matches_records_after_import_many(
+    store: RedisStore, raw: aioredis.Redis
+) -> None:
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    rng = random.Random(3)
+    records = [
+        Record(
+            ref=Ref("episodic", "imp", f"r{i:03}"),
+            embedding=_e([rng.uniform(-1, 1) for _ in range(8)]) if i % 3 else None,
+            version=2,
+            created_at=when,
+            updated_at=when,
+        )
+        for i in range(60)
+    ]
+    assert await store.import_many(records) == 60
+    assert (
+        await store.import_many([records[1].stored(version=1, created_at=when, updated_at=when)])
+        == 0
+    )
+    newer = Record(ref=records[2].ref, text="no vector now", version=3, created_at=when)
+    assert await store.import_many([newer]) == 1
+    key = store.layout.vectors_key(0, "episodic", "imp")
+    kept = {k.decode(): v for k, v in (await raw.hgetall(key)).items()}
+    for got in await store.get_many([r.ref for r in records]):
+        assert got is not None
+        if got.embedding is None:
+            assert got.ref.id not in kept
+        else:
+            assert kept[got.ref.id] == got.embedding.codes
+
+
+async def _compare_with_reference(store: RedisStore, ns: str, dims: int = 4) -> None:
+    rng = random.Random(11)
+    reference = InMemoryStore()
+    records = []
+    for i in range(300):
+        values = [float(rng.randint(-2, 2)) for _ in range(dims)]  # many exact ties
+        records.append(
+            Record(
+                ref=Ref("episodic", ns, f"r{i:03}"),
+                embedding=_e(values) if i % 7 else None,
+                tags=frozenset({"even"} if i % 2 == 0 else {"odd"}),
+            )
+        )
+    records.append(Record(ref=Ref("episodic", ns, "short"), embedding=_e([1.0, 2.0])))
+    await store.put_many(records)
+    await reference.put_many(records)
+    for _ in range(10):
+        query = [rng.uniform(-1, 1) for _ in range(dims)]
+        for tags in (None, {"even"}, {"even", "odd"}):
+            for limit in (1, 10, 50):
+                got = await store.nearest(
+                    query, kind="episodic", namespace=ns, tags=tags, limit=limit
+                )
+                want = await reference.nearest(
+                    query, kind="episodic", namespace=ns, tags=tags, limit=limit
+                )
+                assert [h.ref.id for h in got] == [h.ref.id for h in want]
+                assert all(abs(a.score - b.score) < 1e-5 for a, b in zip(got, want, strict=True))
+    await reference.close()
+
+
+async def test_nearest_matches_the_reference_store(store: RedisStore) -> None:
+    await _compare_with_reference(store, "ref")
+
+
+async def test_nearest_across_buckets_on_a_single_node_in_small_pages(
+    redis_server: RedisServer, open_store_on: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agentmem_redis.store, "_VECTOR_PAGE", 7)
+    store = await open_store_on(redis_server.url, buckets=4)
+    await _compare_with_reference(store, "buckets")
+    # codes over 64 bytes make a hashtable-encoded hash, which HSCAN reads in pages
+    await _compare_with_reference(store, "paged", dims=80)
+
+
+@pytest.mark.redis_cluster
+async def test_nearest_across_cluster_buckets(
+    redis_cluster: RedisClusterProcesses, open_store_on: StoreFactory
+) -> None:
+    store = await open_store_on(redis_cluster.url)
+    assert store.layout.buckets > 1
+    await _compare_with_reference(store, "cluster")
+
+
+async def test_corrupt_or_absent_vectors_and_records_are_skipped(
+    store: RedisStore, raw: aioredis.Redis
+) -> None:
+    ids = ["best", "second", "third", "fourth"]
+    await store.put_many(
+        [
+            Record(ref=Ref("episodic", "ns", rid), embedding=_e([1.0, 0.1 * i]))
+            for i, rid in enumerate(ids)
+        ]
+    )
+    key = store.layout.vectors_key(0, "episodic", "ns")
+    await raw.hset(key, "second", b"\x01\x02\x03")  # wrong length: ignored
+    await raw.set(store.layout.record_key(Ref("episodic", "ns", "best")), b"\xff\x00")
+    await raw.hset(key, "ghost", _e([1.0, 0.0]).codes)  # no record: skipped
+    hits = await store.nearest([1.0, 0.0], kind="episodic", namespace="ns", limit=2)
+    assert [h.ref.id for h in hits] == ["third", "fourth"]
+    assert Ref("episodic", "ns", "best") in store.corruption.refs
+
+
+async def test_records_from_before_vec_hashes_are_backfilled_at_open(
+    redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
+) -> None:
+    store = await open_store_on(redis_server.url, buckets=3)
+    records = [
+        Record(
+            ref=Ref("episodic", f"ns{i % 2}", f"r{i:03}"),
+            embedding=_e([1.0, float(i)]) if i % 4 else None,
+        )
+        for i in range(40)
+    ]
+    await store.put_many(records)
+    assert await raw.get(store.layout.vectors_marker_key) == b"1"
+    # As an older agentmem-redis left them: no vec hashes, no marker.
+    for b in range(3):
+        for ns in ("ns0", "ns1"):
+            await raw.delete(store.layout.vectors_key(b, "episodic", ns))
+    await raw.delete(store.layout.vectors_marker_key)
+    assert await store.nearest([1.0, 3.0], kind="episodic", namespace="ns1") == []
+    reopened = await open_store_on(redis_server.url)
+    assert await raw.get(store.layout.vectors_marker_key) == b"1"
+    for ns in ("ns0", "ns1"):
+        want = sorted(r.ref.id for r in records if r.ref.namespace == ns and r.embedding)
+        assert await _vec_ids(raw, reopened, "episodic", ns) == want
+    hits = await reopened.nearest([1.0, 3.0], kind="episodic", namespace="ns1", limit=1)
+    assert [h.ref.id for h in hits] == ["r003"]
+    assert await reopened.backfill_vectors() == 0  # once per prefix
