@@ -32,7 +32,8 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PACKAGES = ["-e", ".", "-e", "backends/sqlite", "-e", "backends/redis"]
-TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100"]
+# numpy: vector scoring has a numpy path and a plain one; the suites check both.
+TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "numpy>=1.24"]
 
 
 @dataclass(frozen=True)
