@@ -158,3 +158,17 @@ if "redis" in available_backends():
         finally:
             await memory.close()
             await raw.aclose()
+
+
+async def test_concurrent_reads_count_every_access(backend: Backend) -> None:
+    """Reads of one episode from two adapters (one store each) at once: every access is
+    counted exactly, batched or not, on every backend."""
+    async with await backend.open("reader-1") as one, await backend.open("reader-2") as two:
+        await one.add_step("look", "ok")
+        episode = await one.save_episode("count me", "done", True, 1.0)
+        reads = [m.get_episode(episode.memory_id) for m in (one, two) for _ in range(40)]
+        got = await asyncio.gather(*reads)
+        assert all(e is not None for e in got)
+        final = await one.get_episode(episode.memory_id)
+        assert final is not None and final.access_count == 81
+        assert await one.get_episode("no-such-episode") is None
