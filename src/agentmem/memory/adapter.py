@@ -277,20 +277,28 @@ class AgentMemory:
         tags: Sequence[str] | None = None,
         importance: float = 0.5,
     ) -> Episode:
-        """Turn working memory into a stored episode, then clear working memory."""
+        """Turn working memory into a stored episode, then clear working memory.
+
+        Three store calls, whatever the number of steps: the episode's put and the listing
+        of the session's stored steps go out together, then one ``delete_many`` of the
+        steps once the episode is stored.
+        """
         await self._ready()
-        episode = await self._episodes.save(
-            self.working.steps,
-            task_prompt=task_prompt,
-            outcome=outcome,
-            success=success,
-            duration_seconds=duration_seconds,
-            session_id=self.session_id,
-            task_id=task_id or self.working.current_task_id,
-            tags=tags,
-            importance=importance,
+        episode, stored = await asyncio.gather(
+            self._episodes.save(
+                self.working.steps,
+                task_prompt=task_prompt,
+                outcome=outcome,
+                success=success,
+                duration_seconds=duration_seconds,
+                session_id=self.session_id,
+                task_id=task_id or self.working.current_task_id,
+                tags=tags,
+                importance=importance,
+            ),
+            self.working.stored_refs(),
         )
-        await self.working.clear()
+        await self.working.clear(stored)
         return episode
 
     async def search_episodes(

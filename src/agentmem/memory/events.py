@@ -56,8 +56,6 @@ class MemoryEvent:
 EventCallback = Callable[[MemoryEvent], Awaitable[None] | None]
 
 _END = object()
-_CLOSE_WAIT = 5.0
-"""Seconds close() waits for the change-feed reader to stop."""
 
 
 class EventIterator:
@@ -202,16 +200,13 @@ class EventHub:
     async def close(self) -> None:
         """Stop following changes and end every iterator (idempotent)."""
         self._closing = True
-        # Close the stream first: its loop then ends after the read under way, even if
-        # the cancellation below is lost inside a client library (a cancel racing a
-        # read timeout can be turned into a timeout and retried).
         if self._stream is not None:
             await self._stream.aclose()
         task, self._task = self._task, None
         if task is not None:
+            # Every backend's feed read ends promptly on cancellation (the Redis one reads
+            # on a connection of its own, bounded by asyncio.timeout), so wait it out.
             task.cancel()
-            done, _ = await asyncio.wait([task], timeout=_CLOSE_WAIT)
-            if not done:
-                log.warning("change feed reader did not stop within %ss", _CLOSE_WAIT)
+            await asyncio.wait([task])
         for queue in list(self._queues):
             queue.put_nowait(_END)

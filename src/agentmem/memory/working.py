@@ -19,7 +19,7 @@ from agentmem.errors import ConflictError, InvalidInput
 from agentmem.memory.config import WORKING
 from agentmem.memory.models import WorkingStep, stored_body
 from agentmem.memory.space import MemorySpace
-from agentmem.store import Record
+from agentmem.store import Record, Ref
 
 __all__ = ["WorkingMemory"]
 
@@ -169,10 +169,30 @@ class WorkingMemory:
         live = self._prune()
         return live[-n:] if n > 0 else []
 
-    async def clear(self) -> None:
-        """Forget the session's steps, in the store too."""
-        stored = await self._read_steps()
-        refs = [self._space.ref(WORKING, f"{self.session_id}/{s.step_number:09d}") for s in stored]
+    async def stored_refs(self) -> list[Ref]:
+        """Every record of this session in the store (steps this process never saw, such
+        as another process's of the same session, and unreadable ones, included)."""
+        space = self._space
+        refs: list[Ref] = []
+        cursor: str | None = None
+        while True:
+            page = await space.store.scan(
+                WORKING,
+                space.namespace_of(WORKING),
+                tags=[session_tag(self.session_id)],
+                limit=500,
+                cursor=cursor,
+            )
+            refs.extend(r.ref for r in page.records)
+            cursor = page.cursor
+            if cursor is None:
+                return refs
+
+    async def clear(self, refs: Sequence[Ref] | None = None) -> None:
+        """Forget the session's steps, in the store too (one ``delete_many``); ``refs``
+        when the caller already listed them with :meth:`stored_refs`."""
+        if refs is None:
+            refs = await self.stored_refs()
         if refs:
             await self._space.store.delete_many(refs)
         self._steps = []

@@ -17,7 +17,12 @@ from typing import Any, Final
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
@@ -107,6 +112,13 @@ class RedisLink:
                 **kwargs,
             )
             self.client = Redis(connection_pool=pool)
+        # Connections for blocking feed reads, outside the pool: no socket timeout (so no
+        # per-command ``asyncio.wait_for``, which on Python 3.11 can drop a cancellation
+        # that arrives as a send completes, CPython gh-86296); each read is bounded by
+        # ``asyncio.timeout`` instead. Idle ones are kept for the next read.
+        self._feed_idle: list[AbstractConnection] = []
+        self._feed_busy: set[AbstractConnection] = set()
+        self._closed = False
 
     def slot(self) -> AbstractAsyncContextManager[None]:
         """Wait for a free connection (cluster: the gate), for commands run on ``client``."""
@@ -146,6 +158,42 @@ class RedisLink:
                 for command in commands:
                     pipe.execute_command(*command)
                 return list(await pipe.execute(raise_on_error=False))
+
+    def _feed_connection(self) -> AbstractConnection:
+        if self._feed_idle:
+            return self._feed_idle.pop()
+        assert isinstance(self.client, Redis)
+        pool = self.client.connection_pool
+        kwargs = dict(pool.connection_kwargs, socket_timeout=None)
+        connection: AbstractConnection = pool.connection_class(**kwargs)
+        return connection
+
+    async def blocking_read(self, what: str, block: float, *args: Any) -> Any:
+        """Run one blocking command (``XREAD ... BLOCK``) on a feed connection of its own
+        (single node only), bounded by ``asyncio.timeout(block + socket_timeout)``.
+
+        Returns the raw reply (RESP2 lists, or RESP3 maps). Cancellation ends the call at
+        once; a connection left mid-command (cancelled, timed out, failed) is closed, never
+        reused. Feed reads do not take connections from the bounded pool.
+        """
+        if self._closed:
+            raise BackendUnavailable("the Redis connection is closed")
+        connection = self._feed_connection()
+        self._feed_busy.add(connection)
+        reusable = False
+        try:
+            with translating(what):
+                async with asyncio.timeout(block + self.options.socket_timeout):
+                    await connection.send_command(*args)
+                    reply = await connection.read_response()
+            reusable = True
+            return reply
+        finally:
+            self._feed_busy.discard(connection)
+            if reusable and not self._closed:
+                self._feed_idle.append(connection)
+            else:
+                await connection.disconnect(nowait=True)
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on every primary of a cluster)."""
@@ -203,7 +251,12 @@ class RedisLink:
         return out
 
     async def close(self) -> None:
-        """Close every connection (the pool's, or every cluster node's)."""
+        """Close every connection (the pool's, or every cluster node's, and the feed's)."""
+        self._closed = True
+        feed = [*self._feed_idle, *self._feed_busy]
+        self._feed_idle.clear()
+        for connection in feed:
+            await connection.disconnect(nowait=True)
         with translating("closing"):
             if isinstance(self.client, RedisCluster):
                 await self.client.aclose()

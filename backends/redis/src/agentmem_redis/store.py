@@ -125,6 +125,8 @@ class RedisStore(StoreBase):
         self._increment_locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # One node, one stream: block in XREAD on a feed connection; a cluster polls.
+        self._blocking_feed = layout.buckets == 1 and not link.cluster
 
     # -- properties ---------------------------------------------------------------------
 
@@ -887,12 +889,18 @@ class RedisStore(StoreBase):
         positions = split_cursor(after, self._layout.buckets)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
+        task = asyncio.current_task()
+        cancelling = task.cancelling() if task is not None else 0
         while True:
             remaining = deadline - loop.time()
-            if self._layout.buckets == 1 and remaining > 0 and not self._closed:
+            if self._blocking_feed and remaining > 0 and not self._closed:
                 batches = [await self._xread_blocking(positions[0], limit, remaining)]
             else:
                 batches = await self._xrange_all(positions, limit)
+            if task is not None and task.cancelling() > cancelling:
+                # Cancelled, but a client library's asyncio.wait_for dropped the
+                # cancellation (Python 3.11, gh-86296): deliver it now.
+                raise asyncio.CancelledError
             changes, positions = self._merge_batches(batches, positions, limit)
             if changes or remaining <= 0 or self._closed:
                 return changes
@@ -900,10 +908,11 @@ class RedisStore(StoreBase):
                 await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
 
     async def _xread_blocking(self, position: str, limit: int, wait: float) -> list[Any]:
-        # Never block longer than the socket timeout, or the read itself would time out.
-        block_ms = max(1, int(min(wait, self._options.socket_timeout * 0.8) * 1000))
-        reply = await self._link.command(
+        # On a feed connection of its own, bounded by asyncio.timeout (see RedisLink).
+        block_ms = max(1, int(wait * 1000))
+        reply = await self._link.blocking_read(
             "watch",
+            block_ms / 1000,
             "XREAD",
             "COUNT",
             limit,
@@ -916,8 +925,8 @@ class RedisStore(StoreBase):
         if not reply:
             return []
         if isinstance(reply, dict):
-            return list(next(iter(reply.values()))[0]) if reply else []
-        return list(reply[0][1])
+            return [tuple(entry) for entry in next(iter(reply.values()))]
+        return [tuple(entry) for entry in reply[0][1]]
 
     async def _xrange_all(self, positions: list[str], limit: int) -> list[list[Any]]:
         commands = [
