@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 import agentmem_redis.store
-from agentmem import Record, Ref
+import agentmem_redis.vector_cache
+from agentmem import BackendUnavailable, Record, Ref
 from agentmem.inmemory import InMemoryStore
 from agentmem.testing import ManualClock
 from agentmem.vectors import Embedding
@@ -145,6 +147,7 @@ async def test_nearest_across_buckets_on_a_single_node_in_small_pages(
     redis_server: RedisServer, open_store_on: StoreFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(agentmem_redis.store, "_VECTOR_PAGE", 7)
+    monkeypatch.setattr(agentmem_redis.vector_cache, "_PAGE", 7)
     store = await open_store_on(redis_server.url, buckets=4)
     await _compare_with_reference(store, "buckets")
     # codes over 64 bytes make a hashtable-encoded hash, which HSCAN reads in pages
@@ -206,3 +209,96 @@ async def test_records_from_before_vec_hashes_are_backfilled_at_open(
     hits = await reopened.nearest([1.0, 3.0], kind="episodic", namespace="ns1", limit=1)
     assert [h.ref.id for h in hits] == ["r003"]
     assert await reopened.backfill_vectors() == 0  # once per prefix
+
+
+# -- the client's copy of the vectors (vector_cache) ------------------------------------
+
+
+async def _same_as_stored(
+    cached: RedisStore, plain: RedisStore, ns: str, rng: random.Random
+) -> None:
+    """``cached`` (vector_cache on) answers exactly as ``plain`` (reading every code)."""
+    for _ in range(5):
+        query = [rng.uniform(-1, 1) for _ in range(4)]
+        for tags in (None, {"even"}):
+            got = await cached.nearest(query, kind="episodic", namespace=ns, tags=tags, limit=8)
+            want = await plain.nearest(query, kind="episodic", namespace=ns, tags=tags, limit=8)
+            assert [(h.ref.id, h.record.version) for h in got] == [
+                (h.ref.id, h.record.version) for h in want
+            ]
+
+
+def _rec(ns: str, i: int, rng: random.Random, embedded: bool = True) -> Record:
+    return Record(
+        ref=Ref("episodic", ns, f"r{i:04}"),
+        embedding=_e([rng.uniform(-1, 1) for _ in range(4)]) if embedded else None,
+        tags=frozenset({"even"} if i % 2 == 0 else {"odd"}),
+    )
+
+
+async def test_vector_cache_follows_writes_of_another_client(
+    redis_server: RedisServer, open_store_on: StoreFactory
+) -> None:
+    rng = random.Random(5)
+    searcher = await open_store_on(redis_server.url, buckets=3)
+    writer = await open_store_on(redis_server.url)
+    plain = await open_store_on(redis_server.url, vector_cache=False)
+    ns = "follow"
+    await writer.put_many([_rec(ns, i, rng) for i in range(200)])
+    await _same_as_stored(searcher, plain, ns, rng)
+    # New records, new vectors for old ones, vectors dropped, records deleted.
+    await writer.put_many([_rec(ns, i, rng) for i in range(150, 260)])
+    await writer.put_many([_rec(ns, i, rng, embedded=False) for i in range(0, 40)])
+    for i in range(40, 60):
+        await writer.delete(Ref("episodic", ns, f"r{i:04}"))
+    await _same_as_stored(searcher, plain, ns, rng)
+    # The searcher's own writes show too.
+    await searcher.put_many([_rec(ns, i, rng) for i in range(0, 20)])
+    await _same_as_stored(searcher, plain, ns, rng)
+
+
+async def test_vector_cache_reloads_when_the_change_log_was_trimmed(
+    redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
+) -> None:
+    rng = random.Random(6)
+    searcher = await open_store_on(redis_server.url)
+    writer = await open_store_on(redis_server.url)
+    plain = await open_store_on(redis_server.url, vector_cache=False)
+    ns = "trimmed"
+    await writer.put_many([_rec(ns, i, rng) for i in range(50)])
+    await _same_as_stored(searcher, plain, ns, rng)
+    # More changes than the log keeps (8192 ids): the searcher cannot catch up from it.
+    for start in range(0, 10_000, 1000):
+        await writer.put_many([_rec(ns, i, rng) for i in range(start, start + 1000)])
+    versions = writer.layout.vector_versions_key(0, "episodic", ns)
+    assert int(await raw.hget(versions, "floor") or 0) > 0
+    assert await raw.zcard(writer.layout.vector_log_key(0, "episodic", ns)) < 10_000
+    await _same_as_stored(searcher, plain, ns, rng)
+
+
+async def test_vector_cache_reloads_after_the_server_came_back_in_the_past(
+    redis_server_factory: type[RedisServer], open_store_on: StoreFactory
+) -> None:
+    rng = random.Random(7)
+    server = redis_server_factory(persistence="rdb").start()
+    searcher = await open_store_on(server.url, socket_timeout=1.0)
+    plain = await open_store_on(server.url, vector_cache=False, socket_timeout=1.0)
+    ns = "past"
+    await searcher.put_many([_rec(ns, i, rng) for i in range(100)])
+    await searcher.redis.save()  # the snapshot the server will come back from
+    await searcher.put_many([_rec(ns, i, rng) for i in range(50, 150)])
+    await _same_as_stored(searcher, plain, ns, rng)
+    server.restart()  # kill -9: back to the snapshot, as many changes numbered as before
+    for store in (plain, searcher):  # each client's pooled connections died with the server
+        for _ in range(50):
+            try:
+                await store.count("episodic", ns)
+                break
+            except BackendUnavailable:
+                await asyncio.sleep(0.1)
+    # More changes than the searcher saw before the restart: only the new server
+    # generation tells the searcher its numbers mean something else now.
+    await plain.put_many([_rec(ns, i, rng) for i in range(100, 300)])
+    versions = plain.layout.vector_versions_key(0, "episodic", ns)
+    assert int(await plain.redis.hget(versions, "n")) > 250
+    await _same_as_stored(searcher, plain, ns, rng)

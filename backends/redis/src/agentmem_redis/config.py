@@ -41,7 +41,7 @@ _STR_OPTIONS: Final = {
     "ssl_certfile",
     "ssl_keyfile",
 }
-_BOOL_OPTIONS: Final = {"ssl_check_hostname", "warn_persistence"}
+_BOOL_OPTIONS: Final = {"ssl_check_hostname", "warn_persistence", "vector_cache"}
 OPTION_NAMES: Final = _INT_OPTIONS | _FLOAT_OPTIONS | _STR_OPTIONS | _BOOL_OPTIONS
 
 
@@ -73,6 +73,7 @@ class RedisOptions:
     search_budget: int = 20_000
     cleanup_budget: int = 200
     warn_persistence: bool = True
+    vector_cache: bool = True
 
     @property
     def cluster(self) -> bool:

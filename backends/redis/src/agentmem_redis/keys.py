@@ -91,6 +91,14 @@ class KeyLayout:
         """The hash (id -> int8 embedding codes) of a collection's vectors in a bucket."""
         return f"{self.base(bucket)}:vec:{self.collection(kind, namespace)}"
 
+    def vector_versions_key(self, bucket: int, kind: str, namespace: str) -> str:
+        """The hash (n, t, floor) numbering changes to a collection's vec hash in a bucket."""
+        return f"{self.base(bucket)}:vecv:{self.collection(kind, namespace)}"
+
+    def vector_log_key(self, bucket: int, kind: str, namespace: str) -> str:
+        """The sorted set (id -> number of its last change) of recent vec hash changes."""
+        return f"{self.base(bucket)}:vecm:{self.collection(kind, namespace)}"
+
     def stream_key(self, bucket: int) -> str:
         """The bucket's change stream."""
         return f"{self.base(bucket)}:changes"

@@ -34,6 +34,7 @@ from agentmem import (
     Record,
     Ref,
     StoreBase,
+    vector_index,
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
@@ -60,6 +61,13 @@ from agentmem_redis.feed import (
 )
 from agentmem_redis.keys import KeyLayout, escape
 from agentmem_redis.link import RedisLink, ScriptCall
+from agentmem_redis.vector_cache import (
+    VERSION_FIELDS,
+    BucketKeys,
+    CachedVectors,
+    Seen,
+    parse_versions,
+)
 
 __all__ = ["RedisStore", "open_redis_store"]
 
@@ -75,6 +83,10 @@ _KNOWN_LIMIT: Final = 50_000
 _VECTOR_PAGE: Final = 2000
 """Vec hash entries one nearest() HSCAN asks for: bounds each reply and server pause."""
 _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+
+
+_VectorSearch = Callable[[list[float], int, "set[str] | None", "set[str]"], list[tuple[str, float]]]
+"""(unit, want, tagged ids or None, expired ids) -> the ``want`` best (id, cosine)."""
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -125,6 +137,8 @@ class RedisStore(StoreBase):
         self._increment_locks: weakref.WeakValueDictionary[Ref, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # This client's copies of the collections it searched by vector (vector_cache).
+        self._vectors: dict[tuple[str, str], CachedVectors] = {}
         # One node, one stream: block in XREAD on a feed connection; a cluster polls.
         self._blocking_feed = layout.buckets == 1 and not link.cluster
 
@@ -773,23 +787,24 @@ class RedisStore(StoreBase):
     ) -> list[Hit]:
         """Exact cosine k-nearest-neighbour search over the collection's vec hashes.
 
-        Plain reads, every bucket's in one pipelined round trip: the expired ids not yet
-        reclaimed (a ZRANGEBYSCORE, usually empty), then the vec hashes in HSCAN pages
-        (or, with tags, HMGET of the tag sets' intersection). Entries of another length
-        are left out; the codes are scored here in one pass and only the winners are
-        fetched and decoded. A winner that is gone or corrupt is skipped and the next
-        best takes its place.
+        One pipelined round trip over every bucket reads the expired ids not yet reclaimed
+        (a ZRANGEBYSCORE, usually empty), the tag sets' intersection when tags are given,
+        and the buckets' vector change numbers. With numpy and ``vector_cache`` (the
+        default), this client's copy of the vectors (:mod:`agentmem_redis.vector_cache`)
+        catches up on what changed and is scored in one matrix product; otherwise the vec
+        hashes are read in HSCAN pages (or HMGET of the tagged ids) and scored here.
+        Entries of another length are left out; only the winners are fetched and decoded,
+        and a winner that is gone or corrupt is skipped for the next best.
         """
         self._check_open()
         check_kind_namespace(kind, namespace)
         limit = check_limit(limit)
         wanted = sorted(check_tags(tags))
         unit = check_query(vector)
-        dim = len(unit)
         now_us = to_us(self.now())
         coll = KeyLayout.collection(kind, namespace)
         buckets = list(self._buckets())
-        vec = {b: self._layout.vectors_key(b, kind, namespace) for b in buckets}
+        cached = self._options.vector_cache and vector_index.available()
         first: list[list[Any]] = [
             ["ZRANGEBYSCORE", f"{self._layout.base(b)}:exp:{coll}", "-inf", now_us] for b in buckets
         ]
@@ -798,18 +813,85 @@ class RedisStore(StoreBase):
                 ["SINTER", *(f"{self._layout.base(b)}:g:{coll}:{escape(t)}" for t in wanted)]
                 for b in buckets
             ]
+        if cached:
+            first += [
+                ["HMGET", self._layout.vector_versions_key(b, kind, namespace), *VERSION_FIELDS]
+                for b in buckets
+            ]
         replies = await self._link.pipeline("nearest", first)
         for reply in replies:
             if isinstance(reply, BaseException):
                 raise translate(reply, "nearest")
-        expired = {bytes(i) for reply in replies[: len(buckets)] for i in reply}
-        pairs: list[tuple[Any, Any]] = []
+        expired = {bytes(i).decode("utf-8") for reply in replies[: len(buckets)] for i in reply}
+        tagged: dict[int, list[str]] | None = None
+        members: set[str] | None = None
         if wanted:
-            members = {b: sorted(replies[len(buckets) + n]) for n, b in enumerate(buckets)}
+            tagged = {
+                b: sorted(bytes(m).decode("utf-8") for m in reply)
+                for b, reply in zip(buckets, replies[len(buckets) : 2 * len(buckets)], strict=True)
+            }
+            members = {m for ids in tagged.values() for m in ids}
+        if cached:
+            versions = {
+                b: parse_versions(reply)
+                for b, reply in zip(buckets, replies[-len(buckets) :], strict=True)
+            }
+            search = await self._cached_vectors(kind, namespace, versions)
+        else:
+            search = await self._stored_vectors(kind, namespace, buckets, tagged, expired, unit)
+        want = limit
+        while True:
+            ranked = search(unit, want, members, expired)
+            found = await self.get_many([Ref(kind, namespace, rid) for rid, _ in ranked])
+            hits = [
+                Hit(record, score)
+                for record, (_, score) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
+
+    async def _cached_vectors(
+        self, kind: str, namespace: str, versions: dict[int, tuple[Seen, int]]
+    ) -> _VectorSearch:
+        cache = self._vectors.get((kind, namespace))
+        if cache is None:
+            cache = self._vectors[(kind, namespace)] = CachedVectors()
+        keys = {
+            b: BucketKeys(
+                self._layout.vectors_key(b, kind, namespace),
+                self._layout.vector_log_key(b, kind, namespace),
+            )
+            for b in versions
+        }
+        async with cache.lock:
+            await cache.catch_up(self._link, keys, versions)
+        index = cache.index
+
+        def search(
+            unit: list[float], want: int, members: set[str] | None, expired: set[str]
+        ) -> list[tuple[str, float]]:
+            return index.search(unit, want, allowed=members, excluded=expired)
+
+        return search
+
+    async def _stored_vectors(
+        self,
+        kind: str,
+        namespace: str,
+        buckets: list[int],
+        tagged: dict[int, list[str]] | None,
+        expired: set[str],
+        unit: list[float],
+    ) -> _VectorSearch:
+        vec = {b: self._layout.vectors_key(b, kind, namespace) for b in buckets}
+        pairs: list[tuple[Any, Any]] = []
+        if tagged is not None:
             fetch = [
                 (b, chunk)
                 for b in buckets
-                for chunk in _chunks([m for m in members[b] if bytes(m) not in expired], 1000)
+                for chunk in _chunks([m for m in tagged[b] if m not in expired], 1000)
             ]
             values = await self._link.pipeline(
                 "nearest", [["HMGET", vec[b], *chunk] for b, chunk in fetch]
@@ -829,29 +911,25 @@ class RedisStore(StoreBase):
                     if isinstance(page, BaseException):
                         raise translate(page, "nearest")
                     cursor, entries = page
-                    pairs += entries.items()
+                    pairs += ((bytes(r).decode("utf-8"), c) for r, c in entries.items())
                     cursors[b] = cursor
                 cursors = {b: c for b, c in cursors.items() if int(c) != 0}
         # HSCAN may return an entry twice when the hash is resized between pages.
+        dim = len(unit)
         kept = {
-            bytes(rid): bytes(code)
+            rid: bytes(code)
             for rid, code in pairs
-            if code is not None and len(code) == dim and bytes(rid) not in expired
+            if code is not None and len(code) == dim and rid not in expired
         }
-        ids = [rid.decode("utf-8") for rid in kept]
+        ids = list(kept)
         matrix = b"".join(kept.values())
-        want = limit
-        while True:
-            ranked = rank_codes(unit, ids, matrix, want)
-            found = await self.get_many([Ref(kind, namespace, rid) for rid, _ in ranked])
-            hits = [
-                Hit(record, score)
-                for record, (_, score) in zip(found, ranked, strict=True)
-                if record is not None
-            ]
-            if len(hits) >= limit or len(ranked) < want:
-                return hits[:limit]
-            want *= 2
+
+        def search(
+            unit: list[float], want: int, members: set[str] | None, expired: set[str]
+        ) -> list[tuple[str, float]]:
+            return rank_codes(unit, ids, matrix, want)
+
+        return search
 
     def watch(
         self,

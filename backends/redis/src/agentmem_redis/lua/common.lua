@@ -5,7 +5,7 @@
 -- the same slot as KEYS[1].
 local K1, BB = 1.2, 0.75
 local BASE = ARGV[1]
-local COLL, IDS, EXP, META, DL, STATS, VEC
+local COLL, IDS, EXP, META, DL, STATS, VEC, VECV, VECM
 
 local function esc(s)
   return (string.gsub(s, '[%%:{}%*%?%[%]\\]', function(ch)
@@ -20,13 +20,51 @@ local function ckey(part) return BASE .. ':' .. part .. ':' .. COLL end
 local function use(coll)
   COLL = coll
   IDS, EXP, META, DL, STATS = ckey('ids'), ckey('exp'), ckey('meta'), ckey('dl'), ckey('stats')
-  VEC = ckey('vec')
+  VEC, VECV, VECM = ckey('vec'), ckey('vecv'), ckey('vecm')
 end
 use(ARGV[2])
 local function rkey(id) return BASE .. ':r:' .. COLL .. ':' .. esc(id) end
 local function tkey(term) return BASE .. ':t:' .. COLL .. ':' .. esc(term) end
 local function gkey(tag) return BASE .. ':g:' .. COLL .. ':' .. esc(tag) end
 local STREAM = BASE .. ':changes'
+
+-- Every change to a vec hash is numbered: VECV holds n (changes so far), t (the server
+-- time of the last one), floor (changes numbered <= floor may be missing from the log),
+-- and g (the server time of the first change made by this server process, run). VECM
+-- logs id -> n of its last change, trimmed to the latest VECLOG_KEEP ids. A client's copy
+-- of the vectors (agentmem_redis.vector_cache) fetches only the ids changed since the n it
+-- saw; a new g means a server that may have come back in the past (an RDB snapshot, a
+-- promoted replica), whose numbers may repeat ones the client saw: it reloads.
+local VECLOG_KEEP = 8192
+local RUN
+local function vec_changed(id)
+  if not RUN then
+    RUN = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''
+  end
+  local t = redis.call('TIME')
+  local now = t[1] .. '.' .. t[2]
+  if redis.call('HGET', VECV, 'run') ~= RUN then
+    redis.call('HSET', VECV, 'run', RUN, 'g', now)
+  end
+  local n = redis.call('HINCRBY', VECV, 'n', 1)
+  redis.call('HSET', VECV, 't', now)
+  redis.call('ZADD', VECM, n, id)
+  if n % 1024 == 0 then
+    local excess = redis.call('ZCARD', VECM) - VECLOG_KEEP
+    if excess > 0 then
+      local cut = redis.call('ZRANGE', VECM, excess - 1, excess - 1, 'WITHSCORES')
+      redis.call('ZREMRANGEBYRANK', VECM, 0, excess - 1)
+      redis.call('HSET', VECV, 'floor', cut[2])
+    end
+  end
+end
+local function vec_set(id, codes)
+  redis.call('HSET', VEC, id, codes)
+  vec_changed(id)
+end
+local function vec_del(id)
+  if redis.call('HDEL', VEC, id) == 1 then vec_changed(id) end
+end
 
 -- A record's bytes for reads of many records. A key of the wrong type (someone else's
 -- data under our key) answers '' instead of failing the whole script: the client cannot
@@ -57,7 +95,7 @@ local function remove_doc(id, m, keep)
   for _, tag in ipairs(m[6]) do redis.call('SREM', gkey(tag), id) end
   redis.call('HDEL', META, id)
   redis.call('HDEL', DL, id)
-  redis.call('HDEL', VEC, id)
+  vec_del(id)
   redis.call('ZREM', IDS, id)
   redis.call('ZREM', EXP, id)
   local n = redis.call('HINCRBY', STATS, 'n', -1)
@@ -76,7 +114,7 @@ local function cleanup(now, max)
     else
       redis.call('ZREM', EXP, id)
       redis.call('ZREM', IDS, id)
-      redis.call('HDEL', VEC, id)
+      vec_del(id)
     end
     redis.call('DEL', rkey(id))
   end

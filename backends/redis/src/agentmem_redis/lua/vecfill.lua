@@ -10,7 +10,7 @@ for i = 3, #ARGV, 3 do
   if packed then
     local ok, m = pcall(cmsgpack.unpack, packed)
     if ok and type(m) == 'table' and m[1] == version then
-      redis.call('HSET', VEC, id, codes)
+      vec_set(id, codes)
       n = n + 1
     end
   end

@@ -111,7 +111,7 @@ for i = 1, count do
     end
     redis.call('HSET', META, id, packed)
     redis.call('HSET', DL, id, dl)
-    if ARGV[a + 9] ~= '' then redis.call('HSET', VEC, id, ARGV[a + 9]) end
+    if ARGV[a + 9] ~= '' then vec_set(id, ARGV[a + 9]) end
     redis.call('ZADD', IDS, 0, id)
     redis.call('HINCRBY', STATS, 'n', 1)
     redis.call('HINCRBY', STATS, 'len', dl)
