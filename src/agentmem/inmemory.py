@@ -19,6 +19,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agentmem import text as textmod
+from agentmem import vector_index
 from agentmem.base import StoreBase
 from agentmem.changes import ChangeStream
 from agentmem.codec import Codec
@@ -41,6 +42,7 @@ from agentmem.store import (
     check_tags,
     check_version,
 )
+from agentmem.vector_index import VectorIndex
 from agentmem.vectors import Embedding
 
 __all__ = ["InMemoryStore"]
@@ -56,6 +58,9 @@ class _Collection:
     postings: dict[str, set[str]] = field(default_factory=dict)
     vectors: dict[str, Embedding] = field(default_factory=dict)
     """Embeddings by id, so vector search scores without decoding records."""
+    index: VectorIndex[str] | None = None
+    """The embeddings as unit float32 rows, built at the first vector search (with numpy)
+    and kept in step by :meth:`add` and :meth:`remove` after that."""
     total_len: int = 0
     ops: dict[str, dict[str, None]] = field(default_factory=dict)
     """The last op ids applied to each record by :meth:`InMemoryStore.increment`."""
@@ -65,6 +70,8 @@ class _Collection:
         self.blobs.pop(rid, None)
         self.meta.pop(rid, None)
         self.vectors.pop(rid, None)
+        if self.index is not None:
+            self.index.remove(rid)
         old = self.terms.pop(rid, None)
         if old is not None:
             self.total_len -= sum(old.values())
@@ -92,6 +99,8 @@ class _Collection:
         )
         if record.embedding is not None:
             self.vectors[rid] = record.embedding
+            if self.index is not None:
+                self.index.put(rid, record.embedding.codes)
         terms = textmod.document_terms(record.text, record.tags)
         self.terms[rid] = terms
         self.total_len += sum(terms.values())
@@ -369,6 +378,8 @@ class InMemoryStore(StoreBase):
         if coll is None:
             return []
         now = self.now()
+        if vector_index.available():
+            return self._nearest_indexed(coll, unit, kind, namespace, wanted, limit, now)
         dim = len(unit)
         ids: list[str] = []
         codes: list[bytes] = []
@@ -387,6 +398,32 @@ class InMemoryStore(StoreBase):
             coll.remove(rid)  # reclaim on touch, as _live does; expiry emits no change
         ranked = rank_codes(unit, ids, codes, limit)
         return [Hit(self._decode(Ref(kind, namespace, rid)), score) for rid, score in ranked]
+
+    def _nearest_indexed(
+        self,
+        coll: _Collection,
+        unit: list[float],
+        kind: str,
+        namespace: str,
+        wanted: frozenset[str],
+        limit: int,
+        now: datetime,
+    ) -> list[Hit]:
+        if coll.index is None:
+            coll.index = VectorIndex()
+            coll.index.put_many((rid, e.codes) for rid, e in coll.vectors.items())
+        allowed = None
+        if wanted:
+            allowed = [rid for rid in coll.vectors if wanted <= coll.meta[rid].tags]
+        while True:
+            ranked = coll.index.search(unit, limit, allowed=allowed)
+            expired = [rid for rid, _ in ranked if coll.meta[rid].is_expired(now)]
+            if not expired:
+                return [Hit(self._decode(Ref(kind, namespace, rid)), s) for rid, s in ranked]
+            for rid in expired:
+                coll.remove(rid)  # reclaim on touch, as _live does; expiry emits no change
+            if allowed is not None:
+                allowed = [rid for rid in allowed if rid in coll.vectors]
 
     def watch(
         self,

@@ -66,6 +66,8 @@ async def test_key_layout_on_the_wire(store: RedisStore, raw: aioredis.Redis, pr
             f"{base}:dl:{coll}",
             f"{base}:stats:{coll}",
             f"{base}:vec:{coll}",
+            f"{base}:vecv:{coll}",
+            f"{base}:vecm:{coll}",
             f"{base}:t:{coll}:hello",
             f"{base}:t:{coll}:world",
             f"{base}:t:{coll}:t",

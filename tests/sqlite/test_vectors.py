@@ -206,3 +206,65 @@ async def test_version_3_file_gets_its_vectors_backfilled(tmp_path: Path) -> Non
         hits = await store.nearest([1.0, 2.0], kind="skill", namespace="ns", limit=1)
         assert [h.ref.id for h in hits] == ["s2"]
     assert _vector_ids(path) == ["s0", "s1", "s2"]
+
+
+# -- the process's copy of the vectors (vector_cache) -----------------------------------
+
+
+def _rec(ns: str, i: int, rng: random.Random, embedded: bool = True) -> Record:
+    return Record(
+        ref=Ref("episodic", ns, f"r{i:05}"),
+        embedding=_e([rng.uniform(-1, 1) for _ in range(4)]) if embedded else None,
+    )
+
+
+async def _same_as_stored(cached: SQLiteStore, plain: SQLiteStore, rng: random.Random) -> None:
+    """``cached`` (vector_cache on) answers exactly as ``plain`` (reading every row)."""
+    for _ in range(5):
+        query = [rng.uniform(-1, 1) for _ in range(4)]
+        got = await cached.nearest(query, kind="episodic", namespace="ns", limit=8)
+        want = await plain.nearest(query, kind="episodic", namespace="ns", limit=8)
+        assert [(h.ref.id, h.record.version) for h in got] == [
+            (h.ref.id, h.record.version) for h in want
+        ]
+
+
+@aio
+async def test_vector_cache_follows_writes_of_another_connection(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    url = f"sqlite://{tmp_path / 'shared.db'}"
+    async with (
+        await SQLiteStore.open(url, sweep_interval=0) as searcher,
+        await SQLiteStore.open(url, sweep_interval=0) as writer,
+        await SQLiteStore.open(url, sweep_interval=0, vector_cache=False) as plain,
+    ):
+        await writer.put_many([_rec("ns", i, rng) for i in range(200)])
+        await _same_as_stored(searcher, plain, rng)
+        # New records, new vectors for old ones, vectors dropped, records deleted.
+        await writer.put_many([_rec("ns", i, rng) for i in range(150, 260)])
+        await writer.put_many([_rec("ns", i, rng, embedded=False) for i in range(40)])
+        for i in range(40, 60):
+            await writer.delete(Ref("episodic", "ns", f"r{i:05}"))
+        await writer.put_many([_rec("other", i, rng) for i in range(50)])
+        await _same_as_stored(searcher, plain, rng)
+        await searcher.put_many([_rec("ns", i, rng) for i in range(20)])
+        await _same_as_stored(searcher, plain, rng)
+
+
+@aio
+async def test_vector_cache_reloads_when_the_change_log_was_trimmed(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    path = tmp_path / "trimmed.db"
+    url = f"sqlite://{path}"
+    async with (
+        await SQLiteStore.open(url, sweep_interval=0) as searcher,
+        await SQLiteStore.open(url, sweep_interval=0, vector_cache=False) as plain,
+    ):
+        await searcher.put_many([_rec("ns", i, rng) for i in range(50)])
+        await _same_as_stored(searcher, plain, rng)
+        # More changes than the log keeps (16,384): the searcher cannot catch up from it.
+        for start in range(0, 20_000, 2000):
+            await plain.put_many([_rec("ns", i, rng) for i in range(start, start + 2000)])
+        ((first,),) = _rows(path, "SELECT min(seq) FROM vector_log")
+        assert isinstance(first, int) and first > 51
+        await _same_as_stored(searcher, plain, rng)

@@ -38,6 +38,8 @@ class SQLiteOptions:
     """Seconds between polls of the change log while a watcher waits."""
     synchronous: str = "full"
     """SQLite ``PRAGMA synchronous``: full survives power loss, normal only a crash."""
+    vector_cache: bool = True
+    """Keep a copy of searched collections' vectors in this process (needs numpy)."""
 
 
 def _positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
@@ -66,6 +68,17 @@ def _positive_int(name: str, value: object) -> int:
     return number
 
 
+def _boolean(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"sqlite option {name} must be true or false, got {value!r}")
+
+
 def _synchronous(name: str, value: object) -> str:
     if not isinstance(value, str) or value.lower() not in _SYNCHRONOUS:
         raise ConfigurationError(
@@ -80,6 +93,7 @@ _PARSERS: Final[dict[str, Callable[[str, object], object]]] = {
     "retention": _positive_int,
     "poll_interval": _positive_float,
     "synchronous": _synchronous,
+    "vector_cache": _boolean,
 }
 
 

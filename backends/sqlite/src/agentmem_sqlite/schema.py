@@ -15,6 +15,9 @@ from any released version is exercised all the time:
   beside it, keyed by the record's rowid and numbered by scope, so ``nearest()`` reads
   codes without decoding records. Writes maintain it in their own transaction; a
   trigger removes a record's vector with the record (delete, sweep, replace).
+* version 5: ``vector_log`` numbers every change to ``vectors`` (triggers, same
+  transaction) and keeps the latest 16,384, so a process's copy of a collection's vectors
+  (:mod:`agentmem_sqlite.vector_cache`) reads only the rows changed since its last search.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "migrate"]
 log = logging.getLogger("agentmem.sqlite.schema")
 
 APPLICATION_ID: Final = 0x61676D31  # "agm1": marks the file as an agentmem store
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 _V1: Final = """
 CREATE TABLE records (
@@ -131,6 +134,25 @@ END;
 """
 
 
+_V5: Final = """
+CREATE TABLE vector_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope INTEGER NOT NULL,
+    rid INTEGER NOT NULL
+);
+CREATE TRIGGER vector_log_insert AFTER INSERT ON vectors BEGIN
+    INSERT INTO vector_log (scope, rid) VALUES (new.scope, new.rid);
+    DELETE FROM vector_log WHERE seq <= (SELECT max(seq) FROM vector_log) - 16384;
+END;
+CREATE TRIGGER vector_log_update AFTER UPDATE ON vectors BEGIN
+    INSERT INTO vector_log (scope, rid) VALUES (new.scope, new.rid);
+END;
+CREATE TRIGGER vector_log_delete AFTER DELETE ON vectors BEGIN
+    INSERT INTO vector_log (scope, rid) VALUES (old.scope, old.rid);
+END;
+"""
+
+
 async def _to_v1(conn: aiosqlite.Connection, codec: Codec) -> None:
     for statement in _split(_V1):
         await conn.execute(statement)
@@ -189,6 +211,11 @@ async def _to_v4(conn: aiosqlite.Connection, codec: Codec) -> None:
     )
 
 
+async def _to_v5(conn: aiosqlite.Connection, codec: Codec) -> None:
+    for statement in _split(_V5):
+        await conn.execute(statement)
+
+
 def _split(script: str) -> list[str]:
     """Split a DDL script into statements (triggers contain ';' and end with 'END;')."""
     statements: list[str] = []
@@ -213,6 +240,7 @@ MIGRATIONS: Final[dict[int, Callable[[aiosqlite.Connection, Codec], Awaitable[No
     2: _to_v2,
     3: _to_v3,
     4: _to_v4,
+    5: _to_v5,
 }
 
 

@@ -37,6 +37,7 @@ from agentmem import (
     Ref,
     StoreBase,
     StoreClosed,
+    vector_index,
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
@@ -61,6 +62,7 @@ from agentmem_sqlite.columns import (
 from agentmem_sqlite.connection import abandon, connect, create_private_file, is_busy, retrying
 from agentmem_sqlite.options import SQLiteOptions, parse_url
 from agentmem_sqlite.schema import check_ownership, migrate
+from agentmem_sqlite.vector_cache import CachedVectors
 
 __all__ = ["SQLiteStore", "open_sqlite_store"]
 
@@ -189,6 +191,8 @@ class SQLiteStore(StoreBase):
         self._codec = codec
         self._write_lock = asyncio.Lock()
         self._scopes: dict[tuple[str, str], int] = {}
+        # This process's copies of the collections it searched by vector (vector_cache).
+        self._vectors: dict[int, CachedVectors] = {}
         self._writes_since_prune = 0
         self._ops_since_prune = 0
         self._capabilities = Capabilities(
@@ -873,6 +877,8 @@ class SQLiteStore(StoreBase):
         scope = await self._scope_of(kind, namespace)
         if scope is None:
             return []
+        if not wanted and self._options.vector_cache and vector_index.available():
+            return await self._nearest_cached(unit, kind, namespace, scope, limit)
         _, now_us = self._now()
         clauses = ["v.scope = ?", "v.dim = ?", "typeof(v.codes) = 'blob'", "length(v.codes) = ?"]
         params: list[object] = [scope, len(unit), len(unit)]
@@ -896,6 +902,30 @@ class SQLiteStore(StoreBase):
         while True:
             ranked = rank_codes(unit, ids, codes, want)
             refs = [Ref(kind, namespace, rid) for rid, _ in ranked]
+            found = await self.get_many(refs) if refs else []
+            hits = [
+                Hit(record, score)
+                for record, (_, score) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
+
+    async def _nearest_cached(
+        self, unit: list[float], kind: str, namespace: str, scope: int, limit: int
+    ) -> list[Hit]:
+        """``nearest`` over this process's copy of the collection's vectors (see
+        :mod:`agentmem_sqlite.vector_cache`); expired records fall out when fetched."""
+        cache = self._vectors.get(scope)
+        if cache is None:
+            cache = self._vectors[scope] = CachedVectors()
+        async with cache.lock:
+            await self._read(lambda conn: cache.catch_up(conn, scope))
+        want = limit
+        while True:
+            ranked = cache.index.search(unit, want)
+            refs = [Ref(kind, namespace, cache.ids[rid]) for rid, _ in ranked]
             found = await self.get_many(refs) if refs else []
             hits = [
                 Hit(record, score)
