@@ -32,6 +32,12 @@ K = TypeVar("K", bound=Hashable)
 _FIRST_CAPACITY: Final = 256
 
 
+def _grown(capacity: int, needed: int) -> int:
+    """The next capacity: half again, or what is needed plus an eighth, whichever is more,
+    so a collection loaded whole and then written to one by one copies its rows rarely."""
+    return max(capacity + capacity // 2, needed + needed // 8 + _FIRST_CAPACITY)
+
+
 def available() -> bool:
     """Whether an index can be kept here (numpy is installed)."""
     return _np is not None
@@ -52,7 +58,7 @@ class _Block(Generic[K]):
         start = len(self.keys)
         end = start + len(keys)
         if end > len(self.live):
-            grown = max(2 * len(self.live), end)
+            grown = _grown(len(self.live), end)
             matrix = _np.zeros((grown, self.dim), dtype=_np.float32)
             matrix[:start] = self.matrix[:start]
             live = _np.zeros(grown, dtype=bool)
@@ -70,7 +76,7 @@ class _Block(Generic[K]):
         else:
             row = len(self.keys)
             if row == len(self.live):
-                grown = 2 * row
+                grown = _grown(row, row + 1)
                 matrix = _np.zeros((grown, self.dim), dtype=_np.float32)
                 matrix[:row] = self.matrix
                 live = _np.zeros(grown, dtype=bool)
