@@ -73,6 +73,8 @@ async def test_key_layout_on_the_wire(store: RedisStore, raw: aioredis.Redis, pr
             f"{base}:t:{coll}:t",
             f"{base}:t:{coll}:x",
             f"{base}:g:{coll}:t%7Bx%7D",
+            # Redis 8: the vector set of 2-dimension vectors, and the marker set at open
+            *([f"{base}:vs:{coll}:2", f"{prefix}:vsets"] if store.vector_sets else []),
         ]
     )
     assert await raw.zrange(f"{base}:ids:{coll}", 0, -1) == [b"id*1"]

@@ -164,8 +164,10 @@ async def test_nearest_across_cluster_buckets(
 
 
 async def test_corrupt_or_absent_vectors_and_records_are_skipped(
-    store: RedisStore, raw: aioredis.Redis
+    redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
 ) -> None:
+    # Damage written to the vec hash behind the store's back: read by the hash paths.
+    store = await open_store_on(redis_server.url, vector_sets=False)
     ids = ["best", "second", "third", "fourth"]
     await store.put_many(
         [
@@ -185,7 +187,7 @@ async def test_corrupt_or_absent_vectors_and_records_are_skipped(
 async def test_records_from_before_vec_hashes_are_backfilled_at_open(
     redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
 ) -> None:
-    store = await open_store_on(redis_server.url, buckets=3)
+    store = await open_store_on(redis_server.url, buckets=3, vector_sets=False)
     records = [
         Record(
             ref=Ref("episodic", f"ns{i % 2}", f"r{i:03}"),
@@ -240,9 +242,9 @@ async def test_vector_cache_follows_writes_of_another_client(
     redis_server: RedisServer, open_store_on: StoreFactory
 ) -> None:
     rng = random.Random(5)
-    searcher = await open_store_on(redis_server.url, buckets=3)
+    searcher = await open_store_on(redis_server.url, buckets=3, vector_sets=False)
     writer = await open_store_on(redis_server.url)
-    plain = await open_store_on(redis_server.url, vector_cache=False)
+    plain = await open_store_on(redis_server.url, vector_cache=False, vector_sets=False)
     ns = "follow"
     await writer.put_many([_rec(ns, i, rng) for i in range(200)])
     await _same_as_stored(searcher, plain, ns, rng)
@@ -261,9 +263,9 @@ async def test_vector_cache_reloads_when_the_change_log_was_trimmed(
     redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
 ) -> None:
     rng = random.Random(6)
-    searcher = await open_store_on(redis_server.url)
+    searcher = await open_store_on(redis_server.url, vector_sets=False)
     writer = await open_store_on(redis_server.url)
-    plain = await open_store_on(redis_server.url, vector_cache=False)
+    plain = await open_store_on(redis_server.url, vector_cache=False, vector_sets=False)
     ns = "trimmed"
     await writer.put_many([_rec(ns, i, rng) for i in range(50)])
     await _same_as_stored(searcher, plain, ns, rng)
@@ -281,8 +283,10 @@ async def test_vector_cache_reloads_after_the_server_came_back_in_the_past(
 ) -> None:
     rng = random.Random(7)
     server = redis_server_factory(persistence="rdb").start()
-    searcher = await open_store_on(server.url, socket_timeout=1.0)
-    plain = await open_store_on(server.url, vector_cache=False, socket_timeout=1.0)
+    searcher = await open_store_on(server.url, socket_timeout=1.0, vector_sets=False)
+    plain = await open_store_on(
+        server.url, vector_cache=False, vector_sets=False, socket_timeout=1.0
+    )
     ns = "past"
     await searcher.put_many([_rec(ns, i, rng) for i in range(100)])
     await searcher.redis.save()  # the snapshot the server will come back from

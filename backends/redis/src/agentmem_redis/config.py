@@ -41,7 +41,7 @@ _STR_OPTIONS: Final = {
     "ssl_certfile",
     "ssl_keyfile",
 }
-_BOOL_OPTIONS: Final = {"ssl_check_hostname", "warn_persistence", "vector_cache"}
+_BOOL_OPTIONS: Final = {"ssl_check_hostname", "warn_persistence", "vector_cache", "vector_sets"}
 OPTION_NAMES: Final = _INT_OPTIONS | _FLOAT_OPTIONS | _STR_OPTIONS | _BOOL_OPTIONS
 
 
@@ -74,6 +74,7 @@ class RedisOptions:
     cleanup_budget: int = 200
     warn_persistence: bool = True
     vector_cache: bool = True
+    vector_sets: bool = True
 
     @property
     def cluster(self) -> bool:

@@ -58,6 +58,15 @@ class KeyLayout:
         return f"{self.prefix}:vectors"
 
     @property
+    def vector_sets_marker_key(self) -> str:
+        """Set once every vec hash entry of the prefix is in its vector set (Redis 8)."""
+        return f"{self.prefix}:vsets"
+
+    def vector_set_key(self, bucket: int, kind: str, namespace: str, dim: int) -> str:
+        """The Redis 8 vector set of a collection's vectors of ``dim`` dimensions in a bucket."""
+        return f"{self.base(bucket)}:vs:{self.collection(kind, namespace)}:{dim}"
+
+    @property
     def channel(self) -> str:
         """The pub/sub channel a JSON notice is published on for every change."""
         return f"{self.prefix}:changes"

@@ -35,7 +35,16 @@ __all__ = ["SCRIPT_NAMES", "RedisLink", "Script"]
 
 log = logging.getLogger("agentmem.redis")
 
-SCRIPT_NAMES: Final = ("write", "delete", "count", "stats", "scan", "search", "vecfill")
+SCRIPT_NAMES: Final = (
+    "write",
+    "delete",
+    "count",
+    "stats",
+    "scan",
+    "search",
+    "vecfill",
+    "vsetfill",
+)
 
 
 @dataclass(frozen=True, slots=True)

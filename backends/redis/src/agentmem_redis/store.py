@@ -68,6 +68,7 @@ from agentmem_redis.vector_cache import (
     Seen,
     parse_versions,
 )
+from redis import exceptions as rx
 
 __all__ = ["RedisStore", "open_redis_store"]
 
@@ -87,6 +88,21 @@ _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 
 _VectorSearch = Callable[[list[float], int, "set[str] | None", "set[str]"], list[tuple[str, float]]]
 """(unit, want, tagged ids or None, expired ids) -> the ``want`` best (id, cosine)."""
+
+
+_VSIM_EF: Final = 500
+"""The least exploration factor (EF) a VSIM search is given: recall over speed."""
+_TIE: Final = 1e-6
+"""Scores closer than this count as equal (VSIM scores are float32)."""
+
+
+def _similarities(reply: Any) -> list[tuple[bytes, float]]:
+    """A ``VSIM ... WITHSCORES`` reply (redis-py's dict, or a flat RESP list) as
+    (id, similarity in [0, 1]) pairs, best first."""
+    if isinstance(reply, dict):
+        return [(bytes(k), float(v)) for k, v in reply.items()]
+    items = list(reply)
+    return [(bytes(items[i]), float(items[i + 1])) for i in range(0, len(items), 2)]
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -139,6 +155,8 @@ class RedisStore(StoreBase):
         )
         # This client's copies of the collections it searched by vector (vector_cache).
         self._vectors: dict[tuple[str, str], CachedVectors] = {}
+        # Whether nearest() asks the server's vector sets (Redis 8; set at open).
+        self._vector_sets = False
         # One node, one stream: block in XREAD on a feed connection; a cluster polls.
         self._blocking_feed = layout.buckets == 1 and not link.cluster
 
@@ -169,6 +187,12 @@ class RedisStore(StoreBase):
     def layout(self) -> KeyLayout:
         """The key layout (prefix and bucket count) this store writes."""
         return self._layout
+
+    @property
+    def vector_sets(self) -> bool:
+        """Whether :meth:`nearest` asks the server's vector sets (Redis 8 and later, with
+        the ``vector_sets`` option on, searches without tags); detected at open."""
+        return self._vector_sets
 
     @property
     def redis(self) -> Any:
@@ -774,6 +798,44 @@ class RedisStore(StoreBase):
             log.info("backfilled %d vector entries under prefix %s", written, self._layout.prefix)
         return written
 
+    async def backfill_vector_sets(self) -> int:
+        """Mirror every vec hash entry into its Redis 8 vector set, once per prefix.
+
+        Runs at open on a server with vector sets until the prefix's marker is set:
+        entries written before the server had vector sets (an upgrade from Redis 7) would
+        otherwise be missing from accelerated searches. Every write on such a server
+        mirrors itself. Returns how many entries were mirrored.
+        """
+        marker = self._layout.vector_sets_marker_key
+        if await self._link.command("backfill", "GET", marker) is not None:
+            return 0
+        mirrored = 0
+        for kind, namespace in await self.collections():
+            for bucket in self._buckets():
+                key = self._layout.vectors_key(bucket, kind, namespace)
+                cursor: Any = 0
+                while True:
+                    cursor, entries = await self._link.command(
+                        "backfill", "HSCAN", key, cursor, "COUNT", _VECTOR_PAGE
+                    )
+                    pairs = [item for pair in entries.items() for item in pair]
+                    if pairs:
+                        call: ScriptCall = (
+                            "vsetfill",
+                            [key],
+                            [*self._coll_args(bucket, kind, namespace), *pairs],
+                        )
+                        (reply,) = await self._link.run_scripts("backfill", [call])
+                        if isinstance(reply, BaseException):
+                            raise reply
+                        mirrored += int(reply)
+                    if int(cursor) == 0:
+                        break
+        await self._link.command("backfill", "SET", marker, "1")
+        if mirrored:
+            log.info("mirrored %d vectors into vector sets under %s", mirrored, self._layout.prefix)
+        return mirrored
+
     # -- change feed --------------------------------------------------------------------
 
     async def nearest(
@@ -802,6 +864,10 @@ class RedisStore(StoreBase):
         wanted = sorted(check_tags(tags))
         unit = check_query(vector)
         now_us = to_us(self.now())
+        if self._vector_sets and not wanted:
+            accelerated = await self._nearest_in_vector_sets(unit, kind, namespace, limit, now_us)
+            if accelerated is not None:
+                return accelerated
         coll = KeyLayout.collection(kind, namespace)
         buckets = list(self._buckets())
         cached = self._options.vector_cache and vector_index.available()
@@ -849,6 +915,72 @@ class RedisStore(StoreBase):
                 if record is not None
             ]
             if len(hits) >= limit or len(ranked) < want:
+                return hits[:limit]
+            want *= 2
+
+    async def _nearest_in_vector_sets(
+        self, unit: list[float], kind: str, namespace: str, limit: int, now_us: int
+    ) -> list[Hit] | None:
+        """``nearest`` answered by the server's vector sets (VSIM in every bucket, one
+        pipelined round trip with the expired ids), or None when the exact paths must
+        answer: the cut between the top ``limit`` and the rest falls inside a run of equal
+        scores, where only the exact paths know every id of the run (ties go by id)."""
+        coll = KeyLayout.collection(kind, namespace)
+        buckets = list(self._buckets())
+        dim = len(unit)
+        values = [repr(v) for v in unit]
+        want = limit
+        while True:
+            count = 2 * want + 10
+            commands: list[list[Any]] = [
+                ["ZRANGEBYSCORE", f"{self._layout.base(b)}:exp:{coll}", "-inf", now_us]
+                for b in buckets
+            ]
+            commands += [
+                [
+                    "VSIM",
+                    self._layout.vector_set_key(b, kind, namespace, dim),
+                    "VALUES",
+                    dim,
+                    *values,
+                    "WITHSCORES",
+                    "COUNT",
+                    count,
+                    "EF",
+                    max(count, _VSIM_EF),
+                ]
+                for b in buckets
+            ]
+            replies = await self._link.pipeline("nearest", commands)
+            for reply in replies:
+                if isinstance(reply, BaseException):
+                    raise translate(reply, "nearest")
+            expired = {bytes(i) for reply in replies[: len(buckets)] for i in reply}
+            candidates: list[tuple[float, str]] = []
+            edges: list[float] = []
+            for reply in replies[len(buckets) :]:
+                pairs = _similarities(reply)
+                if len(pairs) >= count:
+                    edges.append(pairs[-1][1])  # this bucket has more past its last score
+                candidates += [
+                    (2.0 * similarity - 1.0, rid.decode("utf-8"))
+                    for rid, similarity in pairs
+                    if rid not in expired
+                ]
+            candidates.sort(key=lambda item: (-item[0], item[1]))
+            ranked = candidates[:want]
+            if len(candidates) > want and candidates[want][0] > ranked[-1][0] - _TIE:
+                return None  # the cut falls inside a run of equal scores
+            edge = 2.0 * max(edges) - 1.0 if edges else None
+            if ranked and edge is not None and ranked[-1][0] - edge < _TIE:
+                return None  # the run may go on past what a bucket returned
+            found = await self.get_many([Ref(kind, namespace, rid) for _, rid in ranked])
+            hits = [
+                Hit(record, score)
+                for record, (score, _) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+            if len(hits) >= limit or not edges:
                 return hits[:limit]
             want *= 2
 
@@ -1188,7 +1320,27 @@ async def open_redis_store(
     store = RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
     try:
         await store.backfill_vectors()
+        if parsed.vector_sets and await _has_vector_sets(link, layout):
+            await store.backfill_vector_sets()
+            store._vector_sets = True
     except BaseException:
         await store.close()
         raise
     return store
+
+
+async def _has_vector_sets(link: RedisLink, layout: KeyLayout) -> bool:
+    """Whether the server has vector sets (VADD/VSIM: Redis 8 and later)."""
+    try:
+        await link.client.execute_command("VCARD", f"{layout.prefix}:probe")
+    except rx.RedisError as exc:
+        text = str(exc).lower()
+        # A node answers "unknown command" (or NOPERM where the user may not use it); the
+        # cluster client refuses itself a command the nodes' COMMAND table lacks.
+        if any(part in text for part in ("unknown command", "noperm", "doesn't exist")):
+            log.info("the server has no vector sets for this user (%s): searching vec hashes", exc)
+            return False
+        raise translate(exc, "open") from exc
+    except (TimeoutError, OSError) as exc:
+        raise translate(exc, "open") from exc
+    return True

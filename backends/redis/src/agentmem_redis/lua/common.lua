@@ -58,12 +58,46 @@ local function vec_changed(id)
     end
   end
 end
+-- Redis 8 vector sets: when the server has them (a VCARD answers), every vec hash entry is
+-- mirrored, in the same script, into the vector set VS:<dim> of its length, so nearest()
+-- can ask the server (VSIM) instead of reading the codes. Entries go in unquantized
+-- (NOQUANT): the set scores exactly the codes the hash holds.
+local HAS_VSETS
+local function vsets()
+  if HAS_VSETS == nil then
+    local r = redis.pcall('VCARD', ckey('vs') .. ':0')
+    HAS_VSETS = not (type(r) == 'table' and r.err ~= nil)
+  end
+  return HAS_VSETS
+end
+local function vskey(dim) return ckey('vs') .. ':' .. dim end
+local function vs_add(id, codes)
+  local args = {'VADD', vskey(#codes), 'VALUES', #codes}
+  for i = 1, #codes do
+    local b = string.byte(codes, i)
+    args[#args + 1] = (b > 127) and (b - 256) or b
+  end
+  args[#args + 1] = id
+  args[#args + 1] = 'NOQUANT'
+  redis.call(unpack(args))
+end
+
 local function vec_set(id, codes)
+  if vsets() then
+    local before = redis.call('HGET', VEC, id)
+    if before and #before ~= #codes then redis.call('VREM', vskey(#before), id) end
+    vs_add(id, codes)
+  end
   redis.call('HSET', VEC, id, codes)
   vec_changed(id)
 end
 local function vec_del(id)
-  if redis.call('HDEL', VEC, id) == 1 then vec_changed(id) end
+  local before = redis.call('HGET', VEC, id)
+  if before then
+    redis.call('HDEL', VEC, id)
+    if vsets() then redis.call('VREM', vskey(#before), id) end
+    vec_changed(id)
+  end
 end
 
 -- A record's bytes for reads of many records. A key of the wrong type (someone else's
