@@ -8,6 +8,7 @@ must say no and the same comparisons hold between the plain paths.
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import timedelta
 
@@ -64,13 +65,16 @@ async def _hash_members(raw: aioredis.Redis, store: RedisStore, ns: str) -> set[
 
 
 async def test_detected_exactly_where_the_server_has_vector_sets(
-    redis_server: RedisServer, open_store_on: StoreFactory
+    redis_server: RedisServer, open_store_on: StoreFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = await open_store_on(redis_server.url)
+    caplog.set_level(logging.WARNING, logger="agentmem")
+    store = await open_store_on(redis_server.url, vector_sets=True)
     assert store.vector_sets is has_vector_sets(redis_server.port)
-    off = await open_store_on(redis_server.url, vector_sets=False)
-    assert off.vector_sets is False
-    assert off.capabilities.vector_search
+    warned = "the server has no vector sets" in caplog.text
+    assert warned is not store.vector_sets
+    default = await open_store_on(redis_server.url)
+    assert default.vector_sets is False  # opt-in: mirroring makes writes slower
+    assert default.capabilities.vector_search
 
 
 async def test_accelerated_and_plain_paths_return_the_same_top_k(
@@ -78,7 +82,7 @@ async def test_accelerated_and_plain_paths_return_the_same_top_k(
 ) -> None:
     rng = random.Random(8)
     clock = ManualClock()
-    fast = await open_store_on(redis_server.url, buckets=3, clock=clock)
+    fast = await open_store_on(redis_server.url, buckets=3, clock=clock, vector_sets=True)
     exact = await open_store_on(
         redis_server.url, vector_sets=False, vector_cache=False, clock=clock
     )
@@ -123,7 +127,7 @@ async def test_accelerated_and_plain_paths_return_the_same_top_k(
 async def test_runs_of_equal_scores_keep_the_exact_order(
     redis_server: RedisServer, open_store_on: StoreFactory
 ) -> None:
-    fast = await open_store_on(redis_server.url)
+    fast = await open_store_on(redis_server.url, vector_sets=True)
     exact = await open_store_on(redis_server.url, vector_sets=False, vector_cache=False)
     ns = "ties"
     rng = random.Random(9)
@@ -143,7 +147,7 @@ async def test_vectors_from_before_the_server_had_vector_sets_are_mirrored_at_op
     redis_server: RedisServer, open_store_on: StoreFactory, raw: aioredis.Redis
 ) -> None:
     rng = random.Random(10)
-    first = await open_store_on(redis_server.url, buckets=2)
+    first = await open_store_on(redis_server.url, buckets=2, vector_sets=True)
     ns = "upgraded"
     await first.put_many(
         [
@@ -152,10 +156,11 @@ async def test_vectors_from_before_the_server_had_vector_sets_are_mirrored_at_op
         ]
     )
     # As a Redis 7 server left them (then upgraded): vec hashes, no sets, no marker.
-    for key in [k async for k in raw.scan_iter(match=f"{first.layout.prefix}:*:vs:*")]:
-        await raw.delete(key)
+    for pattern in (":*:vs:*", ":*:vson"):
+        async for key in raw.scan_iter(match=first.layout.prefix + pattern):
+            await raw.delete(key)
     await raw.delete(first.layout.vector_sets_marker_key)
-    reopened = await open_store_on(redis_server.url)
+    reopened = await open_store_on(redis_server.url, vector_sets=True)
     exact = await open_store_on(redis_server.url, vector_sets=False, vector_cache=False)
     if reopened.vector_sets:
         assert await raw.get(first.layout.vector_sets_marker_key) == b"1"

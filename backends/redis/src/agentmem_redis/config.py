@@ -74,7 +74,7 @@ class RedisOptions:
     cleanup_budget: int = 200
     warn_persistence: bool = True
     vector_cache: bool = True
-    vector_sets: bool = True
+    vector_sets: bool = False
 
     @property
     def cluster(self) -> bool:

@@ -62,6 +62,10 @@ class KeyLayout:
         """Set once every vec hash entry of the prefix is in its vector set (Redis 8)."""
         return f"{self.prefix}:vsets"
 
+    def vector_sets_flag_key(self, bucket: int) -> str:
+        """Present when the write scripts mirror the bucket's vectors into vector sets."""
+        return f"{self.base(bucket)}:vson"
+
     def vector_set_key(self, bucket: int, kind: str, namespace: str, dim: int) -> str:
         """The Redis 8 vector set of a collection's vectors of ``dim`` dimensions in a bucket."""
         return f"{self.base(bucket)}:vs:{self.collection(kind, namespace)}:{dim}"

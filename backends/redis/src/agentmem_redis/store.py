@@ -90,7 +90,7 @@ _VectorSearch = Callable[[list[float], int, "set[str] | None", "set[str]"], list
 """(unit, want, tagged ids or None, expired ids) -> the ``want`` best (id, cosine)."""
 
 
-_VSIM_EF: Final = 500
+_VSIM_EF: Final = 1000
 """The least exploration factor (EF) a VSIM search is given: recall over speed."""
 _TIE: Final = 1e-6
 """Scores closer than this count as equal (VSIM scores are float32)."""
@@ -190,8 +190,9 @@ class RedisStore(StoreBase):
 
     @property
     def vector_sets(self) -> bool:
-        """Whether :meth:`nearest` asks the server's vector sets (Redis 8 and later, with
-        the ``vector_sets`` option on, searches without tags); detected at open."""
+        """Whether :meth:`nearest` asks the server's vector sets: opened with
+        ``vector_sets=true`` on a server that has them (Redis 8 and later; detected at
+        open). Searches with tags use the exact paths."""
         return self._vector_sets
 
     @property
@@ -798,6 +799,26 @@ class RedisStore(StoreBase):
             log.info("backfilled %d vector entries under prefix %s", written, self._layout.prefix)
         return written
 
+    async def turn_on_vector_sets(self) -> bool:
+        """Have every write of this prefix mirror its vector into Redis 8 vector sets, mirror
+        what is there already, and return True; on a server without vector sets, log a
+        warning and return False (searches read the vec hashes). Runs at open with
+        ``vector_sets=true``; once on, a prefix stays on for every client."""
+        if not await _has_vector_sets(self._link, self._layout):
+            log.warning(
+                "vector_sets=true but the server has no vector sets (VADD/VSIM: Redis 8 and "
+                "later): nearest() searches the vec hashes"
+            )
+            return False
+        replies = await self._link.pipeline(
+            "open", [["SET", self._layout.vector_sets_flag_key(b), "1"] for b in self._buckets()]
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise translate(reply, "open")
+        await self.backfill_vector_sets()
+        return True
+
     async def backfill_vector_sets(self) -> int:
         """Mirror every vec hash entry into its Redis 8 vector set, once per prefix.
 
@@ -1320,9 +1341,8 @@ async def open_redis_store(
     store = RedisStore(link, layout, origin=origin, clock=clock, codec=codec)
     try:
         await store.backfill_vectors()
-        if parsed.vector_sets and await _has_vector_sets(link, layout):
-            await store.backfill_vector_sets()
-            store._vector_sets = True
+        if parsed.vector_sets:
+            store._vector_sets = await store.turn_on_vector_sets()
     except BaseException:
         await store.close()
         raise

@@ -58,15 +58,15 @@ local function vec_changed(id)
     end
   end
 end
--- Redis 8 vector sets: when the server has them (a VCARD answers), every vec hash entry is
--- mirrored, in the same script, into the vector set VS:<dim> of its length, so nearest()
--- can ask the server (VSIM) instead of reading the codes. Entries go in unquantized
--- (NOQUANT): the set scores exactly the codes the hash holds.
+-- Redis 8 vector sets, where a client turned them on for the prefix (vector_sets=true
+-- sets BASE:vson in every bucket): every vec hash entry is mirrored, in the same script,
+-- into the vector set VS:<dim> of its length, so nearest() can ask the server (VSIM)
+-- instead of reading the codes. Entries go in unquantized (NOQUANT): the set scores
+-- exactly the codes the hash holds.
 local HAS_VSETS
 local function vsets()
   if HAS_VSETS == nil then
-    local r = redis.pcall('VCARD', ckey('vs') .. ':0')
-    HAS_VSETS = not (type(r) == 'table' and r.err ~= nil)
+    HAS_VSETS = redis.call('EXISTS', BASE .. ':vson') == 1
   end
   return HAS_VSETS
 end
