@@ -42,6 +42,8 @@ from agentmem.vectors import Embedding
 
 np: Any = importlib.import_module("numpy")
 KIND, NAMESPACE = "episodic", "bench"
+BATCH = 1000
+"""Records per put_many while loading (--batch)."""
 
 
 async def vector_bytes(url: str, store: Any, db: Path, n: int, sample: list[Record]) -> float:
@@ -100,12 +102,12 @@ async def run(
     loading = dict(options, vector_sets=True) if url.startswith("redis") else options
     async with await open_store(url, **loading) as store:
         started = time.perf_counter()
-        for start in range(0, len(records), 1000):
-            await store.put_many(records[start : start + 1000])
+        for start in range(0, len(records), BATCH):
+            await store.put_many(records[start : start + BATCH])
         rate = len(records) / (time.perf_counter() - started)
         per_vector = await vector_bytes(url, store, db, len(records), records)
         accelerated = getattr(store, "vector_sets", False)
-        print(f"{backend:7} put_many (1000 a call) {rate:8.0f} records/s")
+        print(f"{backend:7} put_many ({BATCH} a call) {rate:8.0f} records/s")
         if accelerated or backend == "memory":
             started = time.perf_counter()
             await store.nearest(queries[0].tolist(), kind=KIND, namespace=NAMESPACE, limit=10)
@@ -181,12 +183,15 @@ async def bench_size(n: int, args: argparse.Namespace, tmp: Path) -> None:
 
 
 async def main() -> None:
+    global BATCH  # a command-line setting read by run()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", default="10000,100000")
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--backends", default="memory,sqlite,redis")
+    parser.add_argument("--batch", type=int, default=BATCH, help="records per put_many")
     args = parser.parse_args()
+    BATCH = args.batch
     with tempfile.TemporaryDirectory(prefix="bench-nearest-") as tmp:
         for n in (int(x) for x in args.records.split(",")):
             await bench_size(n, args, Path(tmp))
