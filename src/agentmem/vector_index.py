@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import importlib
-from collections.abc import Collection, Container, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Hashable, Iterable, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 __all__ = ["VectorIndex", "available"]
@@ -36,6 +36,10 @@ def _grown(capacity: int, needed: int) -> int:
     """The next capacity: half again, or what is needed plus an eighth, whichever is more,
     so a collection loaded whole and then written to one by one copies its rows rarely."""
     return max(capacity + capacity // 2, needed + needed // 8 + _FIRST_CAPACITY)
+
+
+def _identity(key: Any) -> Any:
+    return key
 
 
 def available() -> bool:
@@ -172,10 +176,13 @@ class VectorIndex(Generic[K]):
         *,
         allowed: Collection[K] | None = None,
         excluded: Container[K] = frozenset(),
+        order: Callable[[K], Any] | None = None,
     ) -> list[tuple[K, float]]:
-        """The ``limit`` (key, cosine) pairs nearest to the unit vector, best first (ties:
-        the smaller key), among the rows of ``len(unit)`` dimensions, only ``allowed``
-        keys when given, never ``excluded`` ones."""
+        """The ``limit`` (key, cosine) pairs nearest to the unit vector, best first, among
+        the rows of ``len(unit)`` dimensions, only ``allowed`` keys when given, never
+        ``excluded`` ones. Equal scores go by ``order(key)`` (default: the key itself),
+        smaller first: a backend keyed by row id orders by record id, as every search
+        does."""
         block = self._blocks.get(len(unit))
         if block is None or limit <= 0:
             return []
@@ -208,6 +215,7 @@ class VectorIndex(Generic[K]):
                 if (key := block.keys[int(picked[i])]) is not None and key not in excluded
             ]
             if len(pairs) >= limit or len(chosen) == len(scores):
-                best = heapq.nsmallest(limit, pairs, key=lambda item: (-item[0], item[1]))
+                rank = order or _identity
+                best = heapq.nsmallest(limit, pairs, key=lambda item: (-item[0], rank(item[1])))
                 return [(key, score) for score, key in best]
             want *= 2

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis.stateful import run_state_machine_as_test
 
 from agentmem import Codec, Record, Ref
 from agentmem.inmemory import InMemoryStore as ReferenceStore
@@ -15,6 +16,7 @@ from agentmem.testing import ManualClock
 from agentmem.vectors import Embedding
 from agentmem_sqlite import SQLiteStore
 from tests.sqlite.test_schema import _make_v1_file
+from tests.support.vector_copy_model import vector_copy_machine
 
 aio = pytest.mark.asyncio
 
@@ -268,3 +270,14 @@ async def test_vector_cache_reloads_when_the_change_log_was_trimmed(tmp_path: Pa
         ((first,),) = _rows(path, "SELECT min(seq) FROM vector_log")
         assert isinstance(first, int) and first > 51
         await _same_as_stored(searcher, plain, rng)
+
+
+def test_vector_copy_state_machine(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'model.db'}"
+    counter = iter(range(1_000_000))
+
+    async def open_handle(clock: ManualClock, cached: bool) -> SQLiteStore:
+        return await SQLiteStore.open(url, clock=clock, sweep_interval=0, vector_cache=cached)
+
+    machine = vector_copy_machine(open_handle, lambda: f"model{next(counter)}")
+    run_state_machine_as_test(machine, settings=machine.TestCase.settings)

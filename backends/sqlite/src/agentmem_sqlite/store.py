@@ -924,7 +924,7 @@ class SQLiteStore(StoreBase):
             await self._read(lambda conn: cache.catch_up(conn, scope))
         want = limit
         while True:
-            ranked = cache.index.search(unit, want)
+            ranked = cache.index.search(unit, want, order=cache.ids.__getitem__)
             refs = [Ref(kind, namespace, cache.ids[rid]) for rid, _ in ranked]
             found = await self.get_many(refs) if refs else []
             hits = [
