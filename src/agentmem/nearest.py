@@ -12,11 +12,11 @@ from __future__ import annotations
 import heapq
 import importlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from agentmem.errors import InvalidInput
-from agentmem.store import Hit, Record, check_kind_namespace, check_limit, check_tags
+from agentmem.store import Hit, Record, Ref, check_kind_namespace, check_limit, check_tags
 from agentmem.vectors import Embedding, cosine_codes, normalize
 
 if TYPE_CHECKING:
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAGE_SIZE",
+    "Ranker",
     "check_query",
+    "fetch_winners",
     "rank_codes",
     "rank_vectors",
     "scan_nearest",
@@ -40,6 +42,33 @@ try:  # numpy is optional: an embedder plugin brings it, the core does not need 
     _np = importlib.import_module("numpy")
 except ImportError:  # pragma: no cover - exercised where numpy is absent
     _np = None
+
+
+Ranker = Callable[[int], list[tuple[str, float]]]
+"""``want`` -> the ``want`` best (record id, cosine) pairs of a backend's vectors, best
+first."""
+
+
+async def fetch_winners(
+    store: MemoryStore, kind: str, namespace: str, rank: Ranker, limit: int
+) -> list[Hit]:
+    """Fetch the records ``rank`` puts first, skipping winners that are gone, expired or
+    corrupt (``get_many`` answers None), asking ``rank`` for twice as many until ``limit``
+    records are found or the vectors run out. Backends that score vectors kept beside
+    their records (sqlite://, redis://) end ``nearest`` with this."""
+    want = limit
+    while True:
+        ranked = rank(want)
+        refs = [Ref(kind, namespace, rid) for rid, _ in ranked]
+        found = await store.get_many(refs) if refs else []
+        hits = [
+            Hit(record, score)
+            for record, (_, score) in zip(found, ranked, strict=True)
+            if record is not None
+        ]
+        if len(hits) >= limit or len(ranked) < want:
+            return hits[:limit]
+        want *= 2
 
 
 def check_query(vector: Sequence[float]) -> list[float]:

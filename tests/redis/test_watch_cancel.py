@@ -58,6 +58,16 @@ async def _writer(store: RedisStore, stop: asyncio.Event) -> None:
         n += 1
 
 
+async def _closes_leaving_nothing(store: RedisStore, caplog: pytest.LogCaptureFixture) -> None:
+    """Close ``store``: no task of it may be left pending or destroyed while pending."""
+    await store.close()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not pending, pending
+
+
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "events-flowing"])
 async def test_cancelled_watchers_end_promptly(
     redis_server: RedisServer,
@@ -84,12 +94,7 @@ async def test_cancelled_watchers_end_promptly(
         f"slowest end {slowest * 1000:.1f} ms, median {sorted(delays)[WATCHERS // 2] * 1000:.1f} ms"
     )
     assert slowest < PROMPT
-    await store.close()
-    gc.collect()
-    await asyncio.sleep(0)
-    assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert not pending, pending
+    await _closes_leaving_nothing(store, caplog)
 
 
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "events-flowing"])
@@ -118,9 +123,4 @@ async def test_event_hub_close_is_prompt(
     print(f"\n{sys.version.split()[0]}: 100 EventHub.close() took {took * 1000:.1f} ms")
     assert took < PROMPT
     assert not any(hub.running for hub in hubs)
-    await store.close()
-    gc.collect()
-    await asyncio.sleep(0)
-    assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
-    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    assert not pending, pending
+    await _closes_leaving_nothing(store, caplog)

@@ -29,11 +29,16 @@ def test_absolute_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_options_from_query_and_keywords() -> None:
     path, options = parse_url(
-        "sqlite:///x.db?busy_timeout=2.5&retention=7&synchronous=NORMAL", {"sweep_interval": 0}
+        "sqlite:///x.db?busy_timeout=2.5&retention=7&synchronous=NORMAL&vector_cache=off",
+        {"sweep_interval": 0},
     )
     assert path == "/x.db"
     assert options == SQLiteOptions(
-        busy_timeout=2.5, retention=7, synchronous="normal", sweep_interval=0.0
+        busy_timeout=2.5,
+        retention=7,
+        synchronous="normal",
+        sweep_interval=0.0,
+        vector_cache=False,
     )
 
 
@@ -48,6 +53,7 @@ def test_options_from_query_and_keywords() -> None:
         ("sqlite:///x.db?retention=0", {}, "retention"),
         ("sqlite:///x.db?retention=1.5", {}, "retention"),
         ("sqlite:///x.db?synchronous=maybe", {}, "synchronous"),
+        ("sqlite:///x.db?vector_cache=maybe", {}, "vector_cache"),
         ("sqlite:///x.db?retention=1&retention=2", {}, "twice"),
         ("sqlite:///x.db?retention=1", {"retention": 2}, "both in the URL"),
         ("sqlite:///x.db", {"poll_interval": 0}, "poll_interval"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,9 +74,9 @@ class WorkingMemory:
         self._steps = await self._read_steps()
         self._next_number = (self._steps[-1].step_number + 1) if self._steps else 1
 
-    async def _read_steps(self) -> list[WorkingStep]:
+    async def _session_records(self) -> AsyncIterator[Record]:
+        """Every record of this session in the store, in pages of 500."""
         space = self._space
-        steps: list[WorkingStep] = []
         cursor: str | None = None
         while True:
             page = await space.store.scan(
@@ -86,15 +86,20 @@ class WorkingMemory:
                 limit=500,
                 cursor=cursor,
             )
-            for r in page.records:
-                step = WorkingStep.from_record(r, space.store)
-                if step is None:
-                    continue
-                self._expires[step.step_number] = r.expires_at
-                steps.append(step)
+            for record in page.records:
+                yield record
             cursor = page.cursor
             if cursor is None:
-                break
+                return
+
+    async def _read_steps(self) -> list[WorkingStep]:
+        steps: list[WorkingStep] = []
+        async for r in self._session_records():
+            step = WorkingStep.from_record(r, self._space.store)
+            if step is None:
+                continue
+            self._expires[step.step_number] = r.expires_at
+            steps.append(step)
         steps.sort(key=lambda s: s.step_number)
         return steps
 
@@ -172,21 +177,7 @@ class WorkingMemory:
     async def stored_refs(self) -> list[Ref]:
         """Every record of this session in the store (steps this process never saw, such
         as another process's of the same session, and unreadable ones, included)."""
-        space = self._space
-        refs: list[Ref] = []
-        cursor: str | None = None
-        while True:
-            page = await space.store.scan(
-                WORKING,
-                space.namespace_of(WORKING),
-                tags=[session_tag(self.session_id)],
-                limit=500,
-                cursor=cursor,
-            )
-            refs.extend(r.ref for r in page.records)
-            cursor = page.cursor
-            if cursor is None:
-                return refs
+        return [r.ref async for r in self._session_records()]
 
     async def clear(self, refs: Sequence[Ref] | None = None) -> None:
         """Forget the session's steps, in the store too (one ``delete_many``); ``refs``

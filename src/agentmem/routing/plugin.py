@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agentmem.errors import BackendUnavailable, ConfigurationError
+from agentmem.flags import parse_flag
 from agentmem.hookspecs import BackendRegistrar, hookimpl
 from agentmem.plugins import open_store
 from agentmem.routing.deferred import DeferredStore
@@ -117,10 +118,12 @@ async def open_failover_store(url: str, **options: Any) -> FailoverStore:
         settings["journal"] = journal_name(query["primary"])
         settings["legacy_journals"] = legacy_journal_names(query["primary"])
     if "strict" in query:
-        flag = query["strict"].lower()
-        if flag not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-            raise ConfigurationError(f"failover URL parameter strict={flag!r}: use strict=1 or 0")
-        settings["strict"] = flag in ("1", "true", "yes", "on")
+        try:
+            settings["strict"] = parse_flag(query["strict"])
+        except ValueError:
+            raise ConfigurationError(
+                f"failover URL parameter strict={query['strict']!r}: use strict=1 or 0"
+            ) from None
     # Options of the failover store itself, not of its inner stores.
     options = dict(options)
     if "on_conflict" in options:

@@ -11,6 +11,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agentmem import ConfigurationError
+from agentmem.flags import parse_flag
 from agentmem.routing.redact import redact_url
 
 __all__ = ["SCHEMES", "RedisOptions", "parse_url"]
@@ -111,14 +112,7 @@ def _coerce(name: str, value: Any) -> Any:
         if name in _FLOAT_OPTIONS:
             return float(value)
         if name in _BOOL_OPTIONS:
-            if isinstance(value, bool):
-                return value
-            lowered = str(value).lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
+            return parse_flag(value)
         if value is not None and not isinstance(value, str):
             raise ValueError(value)
         return value

@@ -38,7 +38,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, Increment, make_increment
-from agentmem.nearest import check_query, rank_codes
+from agentmem.nearest import check_query, fetch_winners, rank_codes
 from agentmem.store import (
     Clock,
     check_aware,
@@ -49,6 +49,7 @@ from agentmem.store import (
     check_tags,
     check_version,
 )
+from agentmem.vector_index import VectorIndex
 from agentmem_redis.config import RedisOptions, parse_url
 from agentmem_redis.errors import translate, translating
 from agentmem_redis.feed import (
@@ -67,6 +68,7 @@ from agentmem_redis.vector_cache import (
     CachedVectors,
     Seen,
     parse_versions,
+    scan_hashes,
 )
 from redis import exceptions as rx
 
@@ -84,10 +86,6 @@ _KNOWN_LIMIT: Final = 50_000
 _VECTOR_PAGE: Final = 2000
 """Vec hash entries one nearest() HSCAN asks for: bounds each reply and server pause."""
 _EVICTING: Final = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
-
-
-_VectorSearch = Callable[[list[float], int, "set[str] | None", "set[str]"], list[tuple[str, float]]]
-"""(unit, want, tagged ids or None, expired ids) -> the ``want`` best (id, cosine)."""
 
 
 _VSIM_EF: Final = 1000
@@ -923,21 +921,19 @@ class RedisStore(StoreBase):
                 b: parse_versions(reply)
                 for b, reply in zip(buckets, replies[-len(buckets) :], strict=True)
             }
-            search = await self._cached_vectors(kind, namespace, versions)
+            index = await self._cached_vectors(kind, namespace, versions)
+
+            def rank(want: int) -> list[tuple[str, float]]:
+                return index.search(unit, want, allowed=members, excluded=expired)
         else:
-            search = await self._stored_vectors(kind, namespace, buckets, tagged, expired, unit)
-        want = limit
-        while True:
-            ranked = search(unit, want, members, expired)
-            found = await self.get_many([Ref(kind, namespace, rid) for rid, _ in ranked])
-            hits = [
-                Hit(record, score)
-                for record, (_, score) in zip(found, ranked, strict=True)
-                if record is not None
-            ]
-            if len(hits) >= limit or len(ranked) < want:
-                return hits[:limit]
-            want *= 2
+            ids, codes = await self._stored_vectors(
+                kind, namespace, buckets, tagged, expired, len(unit)
+            )
+
+            def rank(want: int) -> list[tuple[str, float]]:
+                return rank_codes(unit, ids, codes, want)
+
+        return await fetch_winners(self, kind, namespace, rank, limit)
 
     async def _nearest_in_vector_sets(
         self, unit: list[float], kind: str, namespace: str, limit: int, now_us: int
@@ -1007,7 +1003,8 @@ class RedisStore(StoreBase):
 
     async def _cached_vectors(
         self, kind: str, namespace: str, versions: dict[int, tuple[Seen, int]]
-    ) -> _VectorSearch:
+    ) -> VectorIndex[str]:
+        """This client's copy of the collection's vectors, caught up to ``versions``."""
         cache = self._vectors.get((kind, namespace))
         if cache is None:
             cache = self._vectors[(kind, namespace)] = CachedVectors()
@@ -1020,14 +1017,7 @@ class RedisStore(StoreBase):
         }
         async with cache.lock:
             await cache.catch_up(self._link, keys, versions)
-        index = cache.index
-
-        def search(
-            unit: list[float], want: int, members: set[str] | None, expired: set[str]
-        ) -> list[tuple[str, float]]:
-            return index.search(unit, want, allowed=members, excluded=expired)
-
-        return search
+        return cache.index
 
     async def _stored_vectors(
         self,
@@ -1036,10 +1026,12 @@ class RedisStore(StoreBase):
         buckets: list[int],
         tagged: dict[int, list[str]] | None,
         expired: set[str],
-        unit: list[float],
-    ) -> _VectorSearch:
+        dim: int,
+    ) -> tuple[list[str], bytes]:
+        """The ids and concatenated codes of the collection's live vectors of ``dim``
+        bytes, read from the vec hashes (HSCAN pages, or HMGET of the tagged ids)."""
         vec = {b: self._layout.vectors_key(b, kind, namespace) for b in buckets}
-        pairs: list[tuple[Any, Any]] = []
+        pairs: list[tuple[str, Any]] = []
         if tagged is not None:
             fetch = [
                 (b, chunk)
@@ -1054,35 +1046,14 @@ class RedisStore(StoreBase):
                     raise translate(got, "nearest")
                 pairs += zip(chunk, got, strict=True)
         else:
-            cursors: dict[int, Any] = dict.fromkeys(buckets, 0)
-            while cursors:
-                pages = await self._link.pipeline(
-                    "nearest",
-                    [["HSCAN", vec[b], c, "COUNT", _VECTOR_PAGE] for b, c in cursors.items()],
-                )
-                for b, page in zip(list(cursors), pages, strict=True):
-                    if isinstance(page, BaseException):
-                        raise translate(page, "nearest")
-                    cursor, entries = page
-                    pairs += ((bytes(r).decode("utf-8"), c) for r, c in entries.items())
-                    cursors[b] = cursor
-                cursors = {b: c for b, c in cursors.items() if int(c) != 0}
-        # HSCAN may return an entry twice when the hash is resized between pages.
-        dim = len(unit)
+            for entries in (await scan_hashes(self._link, vec, _VECTOR_PAGE)).values():
+                pairs += entries.items()
         kept = {
             rid: bytes(code)
             for rid, code in pairs
             if code is not None and len(code) == dim and rid not in expired
         }
-        ids = list(kept)
-        matrix = b"".join(kept.values())
-
-        def search(
-            unit: list[float], want: int, members: set[str] | None, expired: set[str]
-        ) -> list[tuple[str, float]]:
-            return rank_codes(unit, ids, matrix, want)
-
-        return search
+        return list(kept), b"".join(kept.values())
 
     def watch(
         self,

@@ -20,7 +20,14 @@ from agentmem.vector_index import VectorIndex
 from agentmem_redis.errors import translate
 from agentmem_redis.link import RedisLink
 
-__all__ = ["VERSION_FIELDS", "BucketKeys", "CachedVectors", "Seen", "parse_versions"]
+__all__ = [
+    "VERSION_FIELDS",
+    "BucketKeys",
+    "CachedVectors",
+    "Seen",
+    "parse_versions",
+    "scan_hashes",
+]
 
 _PAGE: Final = 2000
 """Entries one HSCAN or HMGET asks for: bounds each reply and server pause."""
@@ -113,25 +120,33 @@ class CachedVectors:
     async def _reload(
         self, link: RedisLink, keys: dict[int, BucketKeys], buckets: list[int]
     ) -> None:
-        loaded: dict[int, dict[str, bytes]] = {b: {} for b in buckets}
-        cursors: dict[int, Any] = dict.fromkeys(buckets, 0)
-        while cursors:
-            pages = await link.pipeline(
-                "nearest",
-                [["HSCAN", keys[b].vectors, c, "COUNT", _PAGE] for b, c in cursors.items()],
-            )
-            for bucket, page in zip(list(cursors), pages, strict=True):
-                if isinstance(page, BaseException):
-                    raise translate(page, "nearest")
-                cursor, entries = page
-                # HSCAN may return an entry twice when the hash is resized between pages.
-                loaded[bucket].update(
-                    (bytes(rid).decode("utf-8"), bytes(codes)) for rid, codes in entries.items()
-                )
-                cursors[bucket] = cursor
-            cursors = {b: c for b, c in cursors.items() if int(c) != 0}
+        loaded = await scan_hashes(link, {b: keys[b].vectors for b in buckets}, _PAGE)
         for bucket, entries in loaded.items():
             for rid in self.members.get(bucket, set()) - entries.keys():
                 self.index.remove(rid)
             self.index.put_many(entries.items())
             self.members[bucket] = set(entries)
+
+
+async def scan_hashes(
+    link: RedisLink, hashes: dict[int, str], page: int
+) -> dict[int, dict[str, bytes]]:
+    """Every (id, codes) entry of each bucket's vec hash, read in HSCAN pages of ``page``
+    entries, every bucket's page in one pipelined round trip."""
+    loaded: dict[int, dict[str, bytes]] = {b: {} for b in hashes}
+    cursors: dict[int, Any] = dict.fromkeys(hashes, 0)
+    while cursors:
+        pages = await link.pipeline(
+            "nearest", [["HSCAN", hashes[b], c, "COUNT", page] for b, c in cursors.items()]
+        )
+        for bucket, reply in zip(list(cursors), pages, strict=True):
+            if isinstance(reply, BaseException):
+                raise translate(reply, "nearest")
+            cursor, entries = reply
+            # HSCAN may return an entry twice when the hash is resized between pages.
+            loaded[bucket].update(
+                (bytes(rid).decode("utf-8"), bytes(codes)) for rid, codes in entries.items()
+            )
+            cursors[bucket] = cursor
+        cursors = {b: c for b, c in cursors.items() if int(c) != 0}
+    return loaded

@@ -17,6 +17,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
 from agentmem import ConfigurationError
+from agentmem.flags import parse_flag
 
 __all__ = ["SQLiteOptions", "parse_url"]
 
@@ -69,14 +70,12 @@ def _positive_int(name: str, value: object) -> int:
 
 
 def _boolean(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"sqlite option {name} must be true or false, got {value!r}")
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"sqlite option {name} must be true or false, got {value!r}"
+        ) from None
 
 
 def _synchronous(name: str, value: object) -> str:

@@ -41,7 +41,7 @@ from agentmem import (
 )
 from agentmem import text as textmod
 from agentmem.increments import OP_MEMORY, OP_TTL_SECONDS, make_increment
-from agentmem.nearest import check_query, rank_codes
+from agentmem.nearest import check_query, fetch_winners, rank_codes
 from agentmem.store import (
     Clock,
     check_aware,
@@ -898,19 +898,9 @@ class SQLiteStore(StoreBase):
         rows = await self._read(lambda conn: conn.execute_fetchall(sql, params))
         ids = [str(row[0]) for row in rows]
         codes = [bytes(row[1]) for row in rows]
-        want = limit
-        while True:
-            ranked = rank_codes(unit, ids, codes, want)
-            refs = [Ref(kind, namespace, rid) for rid, _ in ranked]
-            found = await self.get_many(refs) if refs else []
-            hits = [
-                Hit(record, score)
-                for record, (_, score) in zip(found, ranked, strict=True)
-                if record is not None
-            ]
-            if len(hits) >= limit or len(ranked) < want:
-                return hits[:limit]
-            want *= 2
+        return await fetch_winners(
+            self, kind, namespace, lambda want: rank_codes(unit, ids, codes, want), limit
+        )
 
     async def _nearest_cached(
         self, unit: list[float], kind: str, namespace: str, scope: int, limit: int
@@ -922,19 +912,13 @@ class SQLiteStore(StoreBase):
             cache = self._vectors[scope] = CachedVectors()
         async with cache.lock:
             await self._read(lambda conn: cache.catch_up(conn, scope))
-        want = limit
-        while True:
-            ranked = cache.index.search(unit, want, order=cache.ids.__getitem__)
-            refs = [Ref(kind, namespace, cache.ids[rid]) for rid, _ in ranked]
-            found = await self.get_many(refs) if refs else []
-            hits = [
-                Hit(record, score)
-                for record, (_, score) in zip(found, ranked, strict=True)
-                if record is not None
-            ]
-            if len(hits) >= limit or len(ranked) < want:
-                return hits[:limit]
-            want *= 2
+        ids = cache.ids
+
+        def rank(want: int) -> list[tuple[str, float]]:
+            ranked = cache.index.search(unit, want, order=ids.__getitem__)
+            return [(ids[rid], score) for rid, score in ranked]
+
+        return await fetch_winners(self, kind, namespace, rank, limit)
 
     async def _scope_of(self, kind: str, namespace: str) -> int | None:
         scope = self._scopes.get((kind, namespace))

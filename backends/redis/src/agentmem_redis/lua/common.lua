@@ -92,12 +92,12 @@ local function vec_set(id, codes)
   vec_changed(id)
 end
 local function vec_del(id)
-  local before = redis.call('HGET', VEC, id)
-  if before then
-    redis.call('HDEL', VEC, id)
-    if vsets() then redis.call('VREM', vskey(#before), id) end
-    vec_changed(id)
+  if vsets() then
+    local before = redis.call('HGET', VEC, id)
+    if not before then return end
+    redis.call('VREM', vskey(#before), id)
   end
+  if redis.call('HDEL', VEC, id) == 1 then vec_changed(id) end
 end
 
 -- A record's bytes for reads of many records. A key of the wrong type (someone else's
